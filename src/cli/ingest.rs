@@ -1,0 +1,48 @@
+//! `pmflow ingest`: one cycle over an inbox, then exit.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use pmflow::config::{Overrides, SystemPlan};
+use pmflow::pipeline::{BuildError, Pipeline};
+
+use super::Failure;
+
+/// Arguments of `pmflow ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Inbox directory (overrides the plan's [source] url).
+    inbox: Option<String>,
+    /// Parquet archive directory: a required archive sink (replaces the plan's sinks).
+    #[arg(long)]
+    archive: Option<String>,
+    /// Extra sink URL, repeatable (replaces the plan's sinks).
+    #[arg(long = "sink", value_name = "URL")]
+    sinks: Vec<String>,
+    /// System name; default: the plan's, else the inbox folder's name, else `pm`.
+    #[arg(long)]
+    system: Option<String>,
+    /// Plan file (plans/<system>.toml).
+    #[arg(long)]
+    plan: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub async fn run(args: IngestArgs) -> Result<(), Failure> {
+    let overrides = Overrides {
+        system: args.system,
+        source: args.inbox,
+        archive: args.archive,
+        sinks: args.sinks,
+    };
+    let plan = SystemPlan::resolve(args.plan.as_deref(), overrides)
+        .map_err(|e| Failure::Usage(e.into()))?;
+    let pipeline = Pipeline::build(&plan).await.map_err(|e| match e {
+        BuildError::Config(e) => Failure::Usage(e.into()),
+        other => Failure::Runtime(other.into()),
+    })?;
+    let stats = pipeline.run_cycle().await.context("cycle failed")?;
+    println!("{}", stats.render());
+    if stats.completed() { Ok(()) } else { Err(Failure::Held(stats.held)) }
+}

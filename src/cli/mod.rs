@@ -1,0 +1,92 @@
+//! Command line: one module per subcommand. This is the binary's edge, where errors
+//! become `anyhow` reports and exit codes.
+//!
+//! Exit codes: 0 the command completed (quarantined files included); 1 a runtime
+//! error; 2 invalid arguments or plan; 3 files were held back because a required sink
+//! failed (or a file could not be fetched or moved) — they are retried next cycle.
+
+mod explain;
+mod generate;
+mod ingest;
+mod query;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// pmflow: telecom PM counter files → Arrow → DataFusion → Parquet archive and databases.
+#[derive(Debug, Parser)]
+#[command(name = "pmflow", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one cycle over every file of an inbox, print its statistics, exit.
+    Ingest(ingest::IngestArgs),
+    /// Run SQL over the Parquet archive (each measurement table and rule is a table).
+    Query(query::QueryArgs),
+    /// Show a plan: its source, sinks, rules and the plans the rules compile to.
+    Explain(explain::ExplainArgs),
+    /// Generate realistic synthetic PM files for demos and benchmarks.
+    Gen(generate::GenArgs),
+}
+
+/// Errors a subcommand reports, classified for the exit code.
+#[derive(Debug)]
+enum Failure {
+    /// Arguments or plan are invalid (exit 2).
+    Usage(anyhow::Error),
+    /// Files were held back for the next cycle (exit 3).
+    Held(u64),
+    /// Anything else (exit 1).
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Runtime(error)
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("PMFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => ingest::run(args).await,
+            Command::Query(args) => query::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
+            Command::Gen(args) => generate::run(args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Held(files)) => {
+            eprintln!("error: {files} file(s) held back for the next cycle (see the warnings above)");
+            ExitCode::from(3)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

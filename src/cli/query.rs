@@ -1,0 +1,95 @@
+//! `pmflow query`: SQL over the Parquet archive.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use arrow::record_batch::RecordBatch;
+use clap::{Args, ValueEnum};
+use datafusion::prelude::SessionContext;
+use pmflow::archive::Archive;
+use pmflow::plan::rules;
+use tracing::warn;
+
+use super::Failure;
+
+/// How query results are printed.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Arguments of `pmflow query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Archive directory (or parquet:///path).
+    #[arg(long)]
+    archive: String,
+    /// The SQL query.
+    sql: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Rules tree (`<dir>/<system>/*.sql`) exposed as views; default `sql` if present.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+/// Registers every rule under `dir/<system>/` as a view, skipping rules whose table is
+/// not in the archive and names already taken.
+async fn register_rule_views(ctx: &SessionContext, dir: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(systems) = std::fs::read_dir(dir) else { return Ok(()) };
+    let mut dirs: Vec<PathBuf> = systems.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    dirs.sort();
+    for system_dir in dirs.iter().filter(|d| d.is_dir()) {
+        for rule in rules::load_dir(system_dir)? {
+            if ctx.table_exist(rule.name.as_str())? || !ctx.table_exist(rule.table.as_str())? {
+                continue;
+            }
+            let view = format!("CREATE VIEW \"{}\" AS {}", rule.name.replace('"', "\"\""), rule.sql);
+            if let Err(error) = ctx.sql(&view).await {
+                warn!(rule = rule.name, %error, "rule cannot be exposed as a view");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    match format {
+        OutputFormat::Table => println!("{}", arrow::util::pretty::pretty_format_batches(batches)?),
+        OutputFormat::Csv => {
+            let mut writer = arrow::csv::Writer::new(stdout.lock());
+            for batch in batches {
+                writer.write(batch)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(stdout.lock());
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+            println!();
+        }
+    }
+    Ok(())
+}
+
+/// Runs the command.
+pub async fn run(args: QueryArgs) -> Result<(), Failure> {
+    let archive = Archive::open(&args.archive).map_err(|e| Failure::Usage(e.into()))?;
+    let ctx = SessionContext::new_with_config(rules::session_config());
+    archive.register_tables(&ctx).await.context("cannot read the archive")?;
+    let rules_dir = args.rules.unwrap_or_else(|| PathBuf::from("sql"));
+    register_rule_views(&ctx, &rules_dir).await?;
+    let frame = ctx.sql(&args.sql).await.map_err(|e| Failure::Usage(e.into()))?;
+    let batches = frame.collect().await.context("query failed")?;
+    print(&batches, args.format)?;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Plan files (`plans/<system>.toml`) and the command-line flags that override them,
+//! resolved into one validated [`SystemPlan`].
+//!
+//! ```toml
+//! system = "5ga"
+//! format = "3gpp-xml"          # the only format so far
+//! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
+//! [source]
+//! url = "inbox/5ga"            # local directory
+//! include = ["*.xml", "*.xml.gz"]
+//! [workers]
+//! parse = 0                    # 0 = one per core
+//! deliver = 4                  # files delivered to sinks at once
+//! queue = 8                    # parsed files waiting for delivery
+//! [[sink]]
+//! url = "parquet:///var/lib/pmflow/archive"
+//! required = true
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::plan::{Rule, RuleError, rules};
+use crate::source::NameFilter;
+
+/// A plan or its overrides are invalid; the message names the key or flag.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The plan file could not be read.
+    #[error("plan {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The plan file is not valid TOML for a plan.
+    #[error("plan {path}: {source}")]
+    Toml { path: PathBuf, source: toml::de::Error },
+    /// A value is invalid.
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    /// A rule could not be loaded.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+/// Contents of a plan file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    /// System name, e.g. `5ga`.
+    pub system: Option<String>,
+    /// Input format.
+    pub format: Option<String>,
+    /// Directory of the SQL rules.
+    pub rules: Option<PathBuf>,
+    /// Where files come from.
+    pub source: Option<SourceSection>,
+    /// Where rows go.
+    #[serde(default)]
+    pub sink: Vec<SinkSection>,
+    /// Concurrency and queue sizes.
+    #[serde(default)]
+    pub workers: WorkersSection,
+}
+
+/// `[source]` of a plan file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    /// Local directory (path or `file://` URL).
+    pub url: Option<String>,
+    /// Glob patterns of file names to collect; empty = every visible file.
+    #[serde(default)]
+    pub include: Vec<String>,
+}
+
+/// `[[sink]]` of a plan file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSection {
+    /// Sink URL, e.g. `parquet:///data/archive`.
+    pub url: String,
+    /// Whether a failure holds files back (default true).
+    pub required: Option<bool>,
+}
+
+/// `[workers]` of a plan file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersSection {
+    /// Files parsed at once; 0 or absent = one per core.
+    pub parse: Option<usize>,
+    /// Files delivered to sinks at once.
+    pub deliver: Option<usize>,
+    /// Parsed files waiting for delivery (the memory bound between the stages).
+    pub queue: Option<usize>,
+}
+
+impl PlanFile {
+    /// Reads a plan file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_path_buf(), source })
+    }
+}
+
+/// Values given on the command line, which win over the plan file's.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--system`.
+    pub system: Option<String>,
+    /// The source argument (inbox directory).
+    pub source: Option<String>,
+    /// `--archive DIR`: a required Parquet archive sink.
+    pub archive: Option<String>,
+    /// `--sink URL`, repeatable.
+    pub sinks: Vec<String>,
+}
+
+/// A sink as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// The Parquet archive at a local directory.
+    Archive { url: String, required: bool },
+}
+
+/// Concurrency of a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workers {
+    /// Files fetched and parsed at once (CPU-bound: one per core by default).
+    pub parse: usize,
+    /// Files planned and delivered to the sinks at once.
+    pub deliver: usize,
+    /// Parsed files buffered between the two stages.
+    pub queue: usize,
+}
+
+/// A fully resolved, validated plan for one system.
+#[derive(Debug, Clone)]
+pub struct SystemPlan {
+    /// System name (safe for paths: `[a-z0-9][a-z0-9_-]*`).
+    pub system: String,
+    /// Local inbox directory (absent in plans used only to `explain`).
+    pub source: Option<PathBuf>,
+    /// File-name filter.
+    pub include: NameFilter,
+    /// Where the rules were loaded from, if anywhere.
+    pub rules_dir: Option<PathBuf>,
+    /// The SQL rules.
+    pub rules: Vec<Rule>,
+    /// Sinks, in configuration order.
+    pub sinks: Vec<SinkSpec>,
+    /// Concurrency.
+    pub workers: Workers,
+}
+
+/// System name used when neither a flag, a plan nor the inbox's folder name gives one.
+pub const DEFAULT_SYSTEM: &str = "pm";
+
+/// Whether a system name is safe as a path component and a SQL identifier part.
+pub fn valid_system_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name.len() <= 32
+}
+
+/// Parses a sink URL.
+pub fn parse_sink(url: &str, required: bool) -> Result<SinkSpec, ConfigError> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        None | Some("parquet" | "file") => Ok(SinkSpec::Archive { url: url.to_string(), required }),
+        Some(scheme @ ("mysql" | "kafka" | "clickhouse" | "s3")) => Err(invalid(
+            "sink",
+            format!("{scheme}:// sinks are not available in this version of pmflow"),
+        )),
+        Some(scheme) => Err(invalid("sink", format!("unknown sink scheme {scheme:?} in {url:?}"))),
+    }
+}
+
+impl SystemPlan {
+    /// Resolves a plan file (if any) with command-line overrides. Relative paths in the
+    /// plan file are relative to the plan file's directory; those on the command line
+    /// to the working directory.
+    pub fn resolve(plan_path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let file = plan_path.map(PlanFile::load).transpose()?.unwrap_or_default();
+        let base = plan_path.and_then(Path::parent).unwrap_or(Path::new(""));
+        let in_plan = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        if let Some(format) = &file.format {
+            if format != "3gpp-xml" {
+                return Err(invalid("format", format!("unknown format {format:?} (known: 3gpp-xml)")));
+            }
+        }
+        let source_section = file.source.unwrap_or_default();
+        let source = match (&overrides.source, &source_section.url) {
+            (Some(flag), _) => Some(PathBuf::from(flag)),
+            (None, Some(url)) => Some(in_plan(Path::new(url.strip_prefix("file://").unwrap_or(url)))),
+            (None, None) => None,
+        };
+        if let Some(source) = source.as_ref().filter(|s| s.to_string_lossy().contains("://")) {
+            return Err(invalid("source", format!("{} is not a local directory", source.display())));
+        }
+        let inferred = source
+            .as_deref()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .filter(|n| valid_system_name(n));
+        let system = overrides
+            .system
+            .or(file.system)
+            .or(inferred)
+            .unwrap_or_else(|| DEFAULT_SYSTEM.to_string());
+        if !valid_system_name(&system) {
+            return Err(invalid("system", format!("{system:?} must match [a-z0-9][a-z0-9_-]*, at most 32 characters")));
+        }
+        let include = NameFilter::new(&source_section.include)
+            .map_err(|e| invalid("source.include", e.to_string()))?;
+        let rules_dir = match &file.rules {
+            Some(dir) => Some(in_plan(dir)),
+            None => Some(PathBuf::from("sql").join(&system)).filter(|d| d.is_dir()),
+        };
+        let rules = match &rules_dir {
+            Some(dir) => rules::load_dir(dir)?,
+            None => Vec::new(),
+        };
+        let sinks = if overrides.archive.is_some() || !overrides.sinks.is_empty() {
+            let archive = overrides.archive.iter().map(|dir| parse_sink(dir, true));
+            let flags = overrides.sinks.iter().map(|url| parse_sink(url, true));
+            archive.chain(flags).collect::<Result<Vec<_>, _>>()?
+        } else {
+            file.sink
+                .iter()
+                .map(|s| {
+                    let url = match s.url.split_once("://") {
+                        None => in_plan(Path::new(&s.url)).display().to_string(),
+                        Some(_) => s.url.clone(),
+                    };
+                    parse_sink(&url, s.required.unwrap_or(true))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parse = file.workers.parse.filter(|n| *n > 0).unwrap_or(cores);
+        let workers = Workers {
+            parse,
+            deliver: file.workers.deliver.filter(|n| *n > 0).unwrap_or(4),
+            queue: file.workers.queue.filter(|n| *n > 0).unwrap_or(2 * parse),
+        };
+        Ok(Self { system, source, include, rules_dir, rules, sinks, workers })
+    }
+
+    /// Checks that the plan can run a cycle: it has a source and at least one sink.
+    pub fn require_runnable(&self) -> Result<&Path, ConfigError> {
+        if self.sinks.is_empty() {
+            return Err(invalid("sink", "no sink: give --archive DIR or a [[sink]] in the plan"));
+        }
+        self.source
+            .as_deref()
+            .ok_or_else(|| invalid("source", "no source: give an inbox directory or [source] url"))
+    }
+
+    /// The first archive sink's URL, where `query` and `explain` find table schemas.
+    pub fn archive_url(&self) -> Option<&str> {
+        self.sinks.iter().map(|SinkSpec::Archive { url, .. }| url.as_str()).next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overrides(source: &str) -> Overrides {
+        Overrides { source: Some(source.into()), archive: Some("/tmp/a".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn system_is_inferred_from_the_inbox_folder() {
+        let plan = SystemPlan::resolve(None, overrides("/data/inbox/5GA")).unwrap();
+        assert_eq!(plan.system, "5ga");
+        let plan = SystemPlan::resolve(None, overrides("/data/in box")).unwrap();
+        assert_eq!(plan.system, DEFAULT_SYSTEM);
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let mut o = overrides("/x");
+        o.system = Some("../etc".into());
+        let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
+        assert!(err.starts_with("system:"), "{err}");
+        let mut o = overrides("/x");
+        o.sinks = vec!["mysql://u:p@h/db".into()];
+        let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
+        assert!(err.starts_with("sink:"), "{err}");
+    }
+
+    #[test]
+    fn plan_file_paths_are_relative_to_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("p.toml");
+        std::fs::write(
+            &plan,
+            "system = \"4ga\"\n[source]\nurl = \"in\"\n[[sink]]\nurl = \"arch\"\nrequired = false\n",
+        )
+        .unwrap();
+        let resolved = SystemPlan::resolve(Some(&plan), Overrides::default()).unwrap();
+        assert_eq!(resolved.source, Some(dir.path().join("in")));
+        assert_eq!(
+            resolved.sinks,
+            [SinkSpec::Archive { url: dir.path().join("arch").display().to_string(), required: false }]
+        );
+        std::fs::write(&plan, "sytem = \"x\"\n").unwrap();
+        assert!(SystemPlan::resolve(Some(&plan), Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! Streaming parser for 3GPP XML PM files: TS 32.435 `measCollecFile` and TS 28.532
+//! `measDataFile`.
+//!
+//! One pass of quick-xml events, no DOM: counter values go from the event straight
+//! into the [`TableBuilder`] of their table. Both encodings are read, also mixed in one
+//! file: positional (`<measType p>` / `<r p>`, sparse or out of order, mapped by `p`) and
+//! list (`<measTypes>` / `<measResults>`). No DTD or external entity is ever fetched:
+//! only the five predefined entities and character references are expanded.
+
+mod filename;
+mod time;
+
+use std::collections::HashMap;
+
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::Reader;
+
+use super::builder::{classify, TableBuilder, Value};
+use super::naming::{table_from_meas_info_id, table_from_object, FALLBACK_TABLE};
+use super::{FileContext, ParseError, ParsedFile, TableBatch};
+
+pub use filename::node_from_file_name;
+
+/// Parses one decompressed 3GPP XML file into one batch per measurement table.
+pub fn parse(content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
+    let mut parser = Parser::new(content, ctx);
+    match parser.run() {
+        Ok(()) => parser.finish(),
+        Err(message) => {
+            let position = parser.reader.error_position().max(parser.reader.buffer_position());
+            Err(parser.error_at(position, message))
+        }
+    }
+}
+
+/// Which element's text is being collected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TextTarget {
+    None,
+    MeasType(u32),
+    MeasTypes,
+    R(u32),
+    MeasResults,
+    Suspect,
+}
+
+/// What is known of the `measInfo` being read.
+#[derive(Debug, Default)]
+struct MeasInfo {
+    id: Option<String>,
+    /// `(end of period in µs, duration in s)` from `granPeriod`.
+    period: Option<(i64, i32)>,
+    /// Counter names by position `p` (list positions count from 1).
+    types: Vec<(u32, String)>,
+    /// Table index and column index by `p`, once the table is known.
+    resolved: Option<(usize, Vec<Option<usize>>)>,
+}
+
+/// Rows of the `measValue` being read.
+#[derive(Debug, Clone, Copy)]
+struct CurrentRow {
+    table: usize,
+    row: usize,
+}
+
+struct Parser<'a> {
+    reader: Reader<&'a [u8]>,
+    content: &'a [u8],
+    ctx: &'a FileContext,
+    root_seen: bool,
+    depth: usize,
+    in_header: bool,
+    file_sender: Option<String>,
+    /// Node names of the file; index is the `ne` id used by the builders.
+    ne_names: Vec<String>,
+    current_ne: Option<u32>,
+    tables: Vec<(String, TableBuilder)>,
+    table_index: HashMap<String, usize>,
+    info: MeasInfo,
+    row: Option<CurrentRow>,
+    target: TextTarget,
+    text: String,
+    counter_values: u64,
+}
+
+impl<'a> Parser<'a> {
+    fn new(content: &'a [u8], ctx: &'a FileContext) -> Self {
+        let mut reader = Reader::from_reader(content);
+        reader.config_mut().check_end_names = true;
+        Self {
+            reader,
+            content,
+            ctx,
+            root_seen: false,
+            depth: 0,
+            in_header: false,
+            file_sender: None,
+            ne_names: Vec::new(),
+            current_ne: None,
+            tables: Vec::new(),
+            table_index: HashMap::new(),
+            info: MeasInfo::default(),
+            row: None,
+            target: TextTarget::None,
+            text: String::new(),
+            counter_values: 0,
+        }
+    }
+
+    fn error_at(&self, position: u64, message: String) -> ParseError {
+        let end = (position as usize).min(self.content.len());
+        let line = 1 + self.content[..end].iter().filter(|&&b| b == b'\n').count() as u64;
+        ParseError { file: self.ctx.file_name.clone(), line: Some(line), message }
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        if self.content.iter().all(u8::is_ascii_whitespace) {
+            return Err("empty file".into());
+        }
+        loop {
+            match self.reader.read_event().map_err(|e| format!("malformed XML: {e}"))? {
+                Event::Start(e) => {
+                    self.depth += 1;
+                    self.start(&e, false)?;
+                }
+                Event::Empty(e) => {
+                    self.start(&e, true)?;
+                    self.end(e.local_name().as_ref())?;
+                }
+                Event::End(e) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    self.end(e.local_name().as_ref())?;
+                }
+                Event::Text(e) if self.target != TextTarget::None => {
+                    let text = std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
+                    self.text.push_str(text);
+                }
+                Event::CData(e) if self.target != TextTarget::None => {
+                    let text = std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
+                    self.text.push_str(text);
+                }
+                Event::GeneralRef(e) if self.target != TextTarget::None => {
+                    self.text.push_str(&resolve_reference(&e)?);
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        if !self.root_seen {
+            return Err("not a 3GPP PM file: no <measCollecFile> or <measDataFile> root".into());
+        }
+        if self.depth > 0 {
+            return Err("unexpected end of file: the document is truncated".into());
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, _empty: bool) -> Result<(), String> {
+        let name = e.local_name();
+        let name = name.as_ref();
+        if !self.root_seen {
+            return match name {
+                b"measCollecFile" | b"measDataFile" => {
+                    self.root_seen = true;
+                    Ok(())
+                }
+                other => Err(format!(
+                    "not a 3GPP PM file: root element is <{}>",
+                    String::from_utf8_lossy(other)
+                )),
+            };
+        }
+        match name {
+            b"r" => {
+                let p = attr(e, b"p")?.ok_or("<r> without p attribute")?;
+                self.begin_text(TextTarget::R(parse_position(&p)?));
+            }
+            b"measValue" => self.begin_meas_value(e)?,
+            b"measResults" => self.begin_text(TextTarget::MeasResults),
+            b"suspect" => self.begin_text(TextTarget::Suspect),
+            b"measType" => {
+                let p = attr(e, b"p")?.ok_or("<measType> without p attribute")?;
+                self.begin_text(TextTarget::MeasType(parse_position(&p)?));
+            }
+            b"measTypes" => self.begin_text(TextTarget::MeasTypes),
+            b"measInfo" => {
+                self.info = MeasInfo { id: attr(e, b"measInfoId")?, ..MeasInfo::default() };
+            }
+            b"granPeriod" => {
+                let end = attr(e, b"endTime")?.ok_or("<granPeriod> without endTime")?;
+                let duration = attr(e, b"duration")?.ok_or("<granPeriod> without duration")?;
+                let end_us = time::parse_timestamp_us(&end)
+                    .ok_or_else(|| format!("invalid granPeriod endTime {end:?}"))?;
+                let duration_s = time::parse_duration_s(&duration)
+                    .ok_or_else(|| format!("invalid granPeriod duration {duration:?}"))?;
+                self.info.period = Some((end_us, duration_s));
+            }
+            b"fileHeader" => self.in_header = true,
+            b"fileSender" => {
+                let sender = first_non_empty(e, &[b"localDn", b"senderName"])?;
+                self.file_sender = sender;
+            }
+            b"managedElement" | b"measEntity" => {
+                let ne = first_non_empty(e, &[b"localDn", b"userLabel"])?;
+                let ne = ne.unwrap_or_else(|| self.fallback_ne());
+                self.current_ne = Some(self.intern_ne(ne));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, name: &[u8]) -> Result<(), String> {
+        match (name, self.target) {
+            (b"r", TextTarget::R(p)) => {
+                let text = std::mem::take(&mut self.text);
+                let stored = self.store(p, classify(&text));
+                self.text = text;
+                stored?;
+            }
+            (b"measResults", TextTarget::MeasResults) => {
+                let text = std::mem::take(&mut self.text);
+                let stored = text
+                    .split_ascii_whitespace()
+                    .enumerate()
+                    .try_for_each(|(i, token)| self.store(i as u32 + 1, classify(token)));
+                self.text = text;
+                stored?;
+            }
+            (b"suspect", TextTarget::Suspect) => {
+                if self.text.trim().eq_ignore_ascii_case("true") {
+                    if let Some(CurrentRow { table, row }) = self.row {
+                        self.tables[table].1.mark_suspect(row);
+                    }
+                }
+            }
+            (b"measType", TextTarget::MeasType(p)) => {
+                let counter = self.text.trim().to_string();
+                if counter.is_empty() {
+                    return Err(format!("empty <measType p=\"{p}\">"));
+                }
+                self.info.types.push((p, counter));
+            }
+            (b"measTypes", TextTarget::MeasTypes) => {
+                let start = self.info.types.len() as u32;
+                let names = self.text.split_ascii_whitespace().map(str::to_string);
+                let numbered = names.enumerate().map(|(i, n)| (start + i as u32 + 1, n));
+                self.info.types.extend(numbered);
+            }
+            (b"measValue", _) => self.row = None,
+            (b"fileHeader", _) => self.in_header = false,
+            _ => {}
+        }
+        self.target = TextTarget::None;
+        Ok(())
+    }
+
+    fn begin_text(&mut self, target: TextTarget) {
+        self.target = target;
+        self.text.clear();
+    }
+
+    fn begin_meas_value(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
+        let object = attr(e, b"measObjLdn")?.unwrap_or_default();
+        let (end_us, duration_s) = self
+            .info
+            .period
+            .ok_or("<measValue> before the <granPeriod> of its measInfo")?;
+        let table = self.resolve_table(&object);
+        let ne = match self.current_ne {
+            Some(ne) => ne,
+            None => {
+                let name = self.fallback_ne();
+                let ne = self.intern_ne(name);
+                self.current_ne = Some(ne);
+                ne
+            }
+        };
+        let period_start = end_us - i64::from(duration_s) * 1_000_000;
+        let row = self.tables[table].1.row(ne, &object, period_start, duration_s);
+        self.row = Some(CurrentRow { table, row });
+        Ok(())
+    }
+
+    /// Resolves the current measInfo's table (on its first measValue) and maps its
+    /// counter positions to columns.
+    fn resolve_table(&mut self, object: &str) -> usize {
+        if let Some((table, _)) = &self.info.resolved {
+            return *table;
+        }
+        let name = self
+            .info
+            .id
+            .as_deref()
+            .and_then(table_from_meas_info_id)
+            .or_else(|| table_from_object(object))
+            .unwrap_or_else(|| FALLBACK_TABLE.to_string());
+        let table = match self.table_index.get(&name) {
+            Some(&index) => index,
+            None => {
+                self.tables.push((name.clone(), TableBuilder::default()));
+                self.table_index.insert(name, self.tables.len() - 1);
+                self.tables.len() - 1
+            }
+        };
+        let builder = &mut self.tables[table].1;
+        let max_p = self.info.types.iter().map(|(p, _)| *p as usize).max().unwrap_or(0);
+        let mut columns = vec![None; max_p + 1];
+        for (p, counter) in &self.info.types {
+            columns[*p as usize] = Some(builder.column(counter));
+        }
+        self.info.resolved = Some((table, columns));
+        table
+    }
+
+    fn store(&mut self, p: u32, value: Value<'_>) -> Result<(), String> {
+        let Some(CurrentRow { table, row }) = self.row else {
+            return Err("counter value outside <measValue>".into());
+        };
+        let column = match &self.info.resolved {
+            Some((_, columns)) => columns.get(p as usize).copied().flatten(),
+            None => None,
+        };
+        let column = column.ok_or_else(|| {
+            format!("value at position {p} has no matching measType in measInfo {}", self.info_label())
+        })?;
+        self.tables[table].1.set(row, column, value);
+        self.counter_values += 1;
+        Ok(())
+    }
+
+    fn info_label(&self) -> String {
+        self.info.id.as_deref().map_or("(without measInfoId)".into(), |id| format!("{id:?}"))
+    }
+
+    fn intern_ne(&mut self, name: String) -> u32 {
+        if let Some(i) = self.ne_names.iter().position(|n| *n == name) {
+            return i as u32;
+        }
+        self.ne_names.push(name);
+        self.ne_names.len() as u32 - 1
+    }
+
+    /// Node name when the file's `managedElement` names none: the file sender, then the
+    /// TS 32.432 file name, then the whole file name.
+    fn fallback_ne(&self) -> String {
+        self.file_sender
+            .clone()
+            .or_else(|| node_from_file_name(&self.ctx.file_name))
+            .unwrap_or_else(|| self.ctx.file_name.clone())
+    }
+
+    fn finish(self) -> Result<ParsedFile, ParseError> {
+        let mut tables = Vec::with_capacity(self.tables.len());
+        for (table, builder) in self.tables {
+            let batch = builder
+                .finish(&self.ctx.system, &self.ctx.file_id, &self.ne_names)
+                .map_err(|e| ParseError {
+                    file: self.ctx.file_name.clone(),
+                    line: None,
+                    message: format!("table {table}: {e}"),
+                })?;
+            tables.push(TableBatch { table, batch });
+        }
+        Ok(ParsedFile { tables, counter_values: self.counter_values })
+    }
+}
+
+/// Value of an attribute by local name, unescaped and trimmed.
+fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, String> {
+    for attribute in e.attributes().with_checks(false) {
+        let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
+        if attribute.key.local_name().as_ref() == name {
+            let value = attribute
+                .unescape_value()
+                .map_err(|e| format!("malformed attribute value: {e}"))?;
+            return Ok(Some(value.trim().to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// The first of several attributes that is present and not empty.
+fn first_non_empty(e: &BytesStart<'_>, names: &[&[u8]]) -> Result<Option<String>, String> {
+    for name in names {
+        if let Some(value) = attr(e, name)?.filter(|v| !v.is_empty()) {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_position(p: &str) -> Result<u32, String> {
+    p.parse::<u32>()
+        .ok()
+        .filter(|p| (1..=1_000_000).contains(p))
+        .ok_or_else(|| format!("invalid position p={p:?}"))
+}
+
+/// Expands a character reference or one of the five predefined entities; any other
+/// entity is an error (DTD-declared entities are never expanded).
+fn resolve_reference(reference: &BytesRef<'_>) -> Result<String, String> {
+    if let Some(ch) = reference.resolve_char_ref().map_err(|e| e.to_string())? {
+        return Ok(ch.to_string());
+    }
+    let name = reference.decode().map_err(|e| e.to_string())?;
+    quick_xml::escape::resolve_predefined_entity(&name)
+        .map(str::to_string)
+        .ok_or_else(|| format!("undefined entity &{name};"))
+}

@@ -1,0 +1,17 @@
+//! pmflow: a dataflow engine for telecom performance-management (PM) counters.
+//!
+//! Counter files are collected from a [`source`], parsed by a [`format`] into Arrow
+//! record batches (one per measurement table), aligned and transformed by the
+//! [`plan`] (schema evolution, SQL rules), and delivered to every [`sink`]; the
+//! [`pipeline`] wires the stages and completes each file only once every required
+//! sink acknowledged it. [`archive`] reads the Parquet archive back for `query`.
+
+pub mod archive;
+pub mod config;
+pub mod format;
+pub mod generator;
+pub mod pipeline;
+pub mod plan;
+pub mod schema;
+pub mod sink;
+pub mod source;

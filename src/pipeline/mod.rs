@@ -1,0 +1,250 @@
+//! Wiring: one cycle of one system, from source to sinks to completion.
+//!
+//! ```text
+//! list ─► fetch + decompress + parse (blocking pool, `workers.parse` at once)
+//!      ─► bounded queue (`workers.queue` parsed files: the memory bound)
+//!      ─► align + rules ─► every sink (`workers.deliver` files at once) ─► tracker
+//! ```
+
+pub mod stats;
+pub mod tracker;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt, stream};
+use tracing::{debug, warn};
+
+use crate::archive::{Archive, ArchiveError};
+use crate::config::{ConfigError, SinkSpec, SystemPlan, Workers};
+use crate::format::{self, FileContext, ParsedFile, TableBatch};
+use crate::plan::{RuleSet, SchemaRegistry};
+use crate::sink::{ArchiveSink, PlannedFile, Sink};
+use crate::source::{Completion, LocalDirSource, Source, SourceError, SourceFile};
+
+pub use stats::{CycleStats, FileOutcome, FileReport};
+use tracker::{Settlement, settle};
+
+/// A pipeline could not be built from its plan.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The plan is not runnable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The archive could not be opened or read.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+/// A source file after the parse stage.
+struct Fetched {
+    file: SourceFile,
+    report: FileReport,
+    result: Result<(String, ParsedFile), ParseFailure>,
+}
+
+/// Why a file did not get past the parse stage.
+enum ParseFailure {
+    /// The file could not be fetched: it stays for the next cycle.
+    Fetch(SourceError),
+    /// The file is bad: it is quarantined with this reason.
+    Invalid(String),
+}
+
+/// Everything one system needs to run cycles.
+pub struct Pipeline {
+    system: String,
+    source: Arc<dyn Source>,
+    sinks: Vec<Arc<dyn Sink>>,
+    registry: SchemaRegistry,
+    rules: RuleSet,
+    workers: Workers,
+}
+
+impl Pipeline {
+    /// Builds the pipeline of a plan: opens sinks, loads rules, and seeds the schema
+    /// registry with the archive's current table schemas.
+    pub async fn build(plan: &SystemPlan) -> Result<Self, BuildError> {
+        let inbox = plan.require_runnable()?;
+        let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+        let mut seed = None;
+        for spec in &plan.sinks {
+            match spec {
+                SinkSpec::Archive { url, required } => {
+                    let archive = Archive::open(url)?;
+                    if seed.is_none() {
+                        seed = Some(archive.table_schemas(Some(&plan.system)).await?);
+                    }
+                    sinks.push(Arc::new(ArchiveSink::new(archive, &plan.system, *required)));
+                }
+            }
+        }
+        Ok(Self {
+            system: plan.system.clone(),
+            source: Arc::new(LocalDirSource::new(inbox, plan.include.clone())),
+            sinks,
+            registry: SchemaRegistry::seeded(seed.unwrap_or_default()),
+            rules: RuleSet::new(plan.rules.clone()),
+            workers: plan.workers,
+        })
+    }
+
+    /// Runs one cycle over every file the source lists.
+    pub async fn run_cycle(&self) -> Result<CycleStats, SourceError> {
+        let started = Instant::now();
+        let files = self.source.list().await?;
+        let mut stats = CycleStats {
+            system: self.system.clone(),
+            scanned: files.len() as u64,
+            ..CycleStats::default()
+        };
+        let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
+        let parse_stage = async move {
+            let mut tx = tx;
+            let mut parsed = stream::iter(files)
+                .map(|file| self.fetch_and_parse(file))
+                .buffer_unordered(self.workers.parse);
+            while let Some(fetched) = parsed.next().await {
+                if tx.send(fetched).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let deliver_stage = rx
+            .map(|fetched| self.deliver(fetched))
+            .buffer_unordered(self.workers.deliver)
+            .for_each(|report| {
+                stats.add(&report);
+                async {}
+            });
+        futures::join!(parse_stage, deliver_stage);
+        stats.wall = started.elapsed();
+        Ok(stats)
+    }
+
+    async fn fetch_and_parse(&self, file: SourceFile) -> Fetched {
+        let mut report = FileReport::default();
+        let started = Instant::now();
+        let bytes = match self.source.fetch(&file).await {
+            Ok(bytes) => bytes,
+            Err(error) => return Fetched { file, report, result: Err(ParseFailure::Fetch(error)) },
+        };
+        report.fetch = started.elapsed();
+        report.bytes = bytes.len() as u64;
+        let system = self.system.clone();
+        let name = file.name.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let content = format::decompress::decompress(&bytes)
+                .map_err(|e| format!("{name}: cannot decompress: {e}"))?;
+            let file_id = format::file_id(&content);
+            let ctx = FileContext { system, file_name: name, file_id: file_id.clone() };
+            let parsed = format::threegpp::parse(&content, &ctx).map_err(|e| e.to_string())?;
+            Ok::<_, String>((file_id, parsed, content.len() as u64, started.elapsed()))
+        })
+        .await;
+        let result = match parsed {
+            Ok(Ok((file_id, parsed, content_bytes, elapsed))) => {
+                report.parse = elapsed;
+                report.content_bytes = content_bytes;
+                report.rows = parsed.rows() as u64;
+                report.counter_values = parsed.counter_values;
+                Ok((file_id, parsed))
+            }
+            Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),
+            Err(join_error) => {
+                Err(ParseFailure::Invalid(format!("{}: parser crashed: {join_error}", file.name)))
+            }
+        };
+        Fetched { file, report, result }
+    }
+
+    /// Aligns a parsed file's tables and runs the rules over them.
+    async fn plan(&self, name: &str, file_id: String, parsed: ParsedFile) -> (PlannedFile, u64) {
+        let mut warnings = 0;
+        let mut planned = PlannedFile { name: name.to_string(), file_id, tables: Vec::new(), derived: Vec::new() };
+        for TableBatch { table, batch } in parsed.tables {
+            let batch = match self.registry.align(&table, &batch) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    warn!(file = name, table, %error, "cannot align batch; keeping it as parsed");
+                    warnings += 1;
+                    batch
+                }
+            };
+            match self.rules.apply(&table, &batch).await {
+                Ok(outputs) => planned.derived.extend(
+                    outputs.into_iter().map(|(table, batch)| TableBatch { table, batch }),
+                ),
+                Err(error) => {
+                    warn!(file = name, table, %error, "rule failed; its output is skipped for this file");
+                    warnings += 1;
+                }
+            }
+            planned.tables.push(TableBatch { table, batch });
+        }
+        (planned, warnings)
+    }
+
+    async fn deliver(&self, fetched: Fetched) -> FileReport {
+        let Fetched { file, mut report, result } = fetched;
+        let (file_id, parsed) = match result {
+            Ok(parsed) => parsed,
+            Err(ParseFailure::Fetch(error)) => {
+                warn!(%error, "fetch failed; the file stays for the next cycle");
+                report.outcome = FileOutcome::Held;
+                return report;
+            }
+            Err(ParseFailure::Invalid(reason)) => {
+                warn!(file = file.name, reason, "quarantining file");
+                let moved = self.complete(&file, &Completion::Failed(reason)).await;
+                report.outcome = if moved { FileOutcome::Failed } else { FileOutcome::Held };
+                return report;
+            }
+        };
+        let started = Instant::now();
+        let (planned, warnings) = self.plan(&file.name, file_id, parsed).await;
+        report.plan = started.elapsed();
+        report.warnings = warnings;
+        report.derived_rows = planned.derived.iter().map(|t| t.batch.num_rows() as u64).sum();
+        let started = Instant::now();
+        let results = futures::future::join_all(self.sinks.iter().map(|sink| async {
+            (sink.required(), sink.write(&planned).await)
+        }))
+        .await;
+        report.sink = started.elapsed();
+        match settle(results) {
+            Settlement::Complete { optional_failures } => {
+                for failure in &optional_failures {
+                    warn!(file = file.name, failure, "optional sink failed");
+                }
+                report.warnings += optional_failures.len() as u64;
+                let moved = self.complete(&file, &Completion::Done).await;
+                report.outcome = if moved { FileOutcome::Done } else { FileOutcome::Held };
+            }
+            Settlement::Hold { reasons } => {
+                for reason in &reasons {
+                    warn!(file = file.name, reason, "required sink failed; the file stays for the next cycle");
+                }
+                report.outcome = FileOutcome::Held;
+            }
+        }
+        report
+    }
+
+    /// Moves a file out of the inbox; `false` when that failed (it stays for the next
+    /// cycle, where it is rewritten idempotently).
+    async fn complete(&self, file: &SourceFile, completion: &Completion) -> bool {
+        match self.source.complete(file, completion).await {
+            Ok(()) => {
+                debug!(file = file.name, ?completion, "completed");
+                true
+            }
+            Err(error) => {
+                warn!(%error, "cannot complete file; it stays for the next cycle");
+                false
+            }
+        }
+    }
+}
