@@ -29,10 +29,16 @@ use crate::source::NameFilter;
 pub enum ConfigError {
     /// The plan file could not be read.
     #[error("plan {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The plan file is not valid TOML for a plan.
     #[error("plan {path}: {source}")]
-    Toml { path: PathBuf, source: toml::de::Error },
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     /// A value is invalid.
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
@@ -42,7 +48,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, message: message.into() }
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
 /// Contents of a plan file, as written.
@@ -101,9 +110,14 @@ pub struct WorkersSection {
 impl PlanFile {
     /// Reads a plan file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_path_buf(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Toml {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -163,7 +177,9 @@ pub const DEFAULT_SYSTEM: &str = "pm";
 /// Whether a system name is safe as a path component and a SQL identifier part.
 pub fn valid_system_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
         && name.len() <= 32
 }
@@ -171,12 +187,18 @@ pub fn valid_system_name(name: &str) -> bool {
 /// Parses a sink URL.
 pub fn parse_sink(url: &str, required: bool) -> Result<SinkSpec, ConfigError> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
-        None | Some("parquet" | "file") => Ok(SinkSpec::Archive { url: url.to_string(), required }),
+        None | Some("parquet" | "file") => Ok(SinkSpec::Archive {
+            url: url.to_string(),
+            required,
+        }),
         Some(scheme @ ("mysql" | "kafka" | "clickhouse" | "s3")) => Err(invalid(
             "sink",
             format!("{scheme}:// sinks are not available in this version of pmflow"),
         )),
-        Some(scheme) => Err(invalid("sink", format!("unknown sink scheme {scheme:?} in {url:?}"))),
+        Some(scheme) => Err(invalid(
+            "sink",
+            format!("unknown sink scheme {scheme:?} in {url:?}"),
+        )),
     }
 }
 
@@ -185,22 +207,42 @@ impl SystemPlan {
     /// plan file are relative to the plan file's directory; those on the command line
     /// to the working directory.
     pub fn resolve(plan_path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
-        let file = plan_path.map(PlanFile::load).transpose()?.unwrap_or_default();
+        let file = plan_path
+            .map(PlanFile::load)
+            .transpose()?
+            .unwrap_or_default();
         let base = plan_path.and_then(Path::parent).unwrap_or(Path::new(""));
-        let in_plan = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let in_plan = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         if let Some(format) = &file.format {
             if format != "3gpp-xml" {
-                return Err(invalid("format", format!("unknown format {format:?} (known: 3gpp-xml)")));
+                return Err(invalid(
+                    "format",
+                    format!("unknown format {format:?} (known: 3gpp-xml)"),
+                ));
             }
         }
         let source_section = file.source.unwrap_or_default();
         let source = match (&overrides.source, &source_section.url) {
             (Some(flag), _) => Some(PathBuf::from(flag)),
-            (None, Some(url)) => Some(in_plan(Path::new(url.strip_prefix("file://").unwrap_or(url)))),
+            (None, Some(url)) => Some(in_plan(Path::new(
+                url.strip_prefix("file://").unwrap_or(url),
+            ))),
             (None, None) => None,
         };
-        if let Some(source) = source.as_ref().filter(|s| s.to_string_lossy().contains("://")) {
-            return Err(invalid("source", format!("{} is not a local directory", source.display())));
+        if let Some(source) = source
+            .as_ref()
+            .filter(|s| s.to_string_lossy().contains("://"))
+        {
+            return Err(invalid(
+                "source",
+                format!("{} is not a local directory", source.display()),
+            ));
         }
         let inferred = source
             .as_deref()
@@ -213,7 +255,10 @@ impl SystemPlan {
             .or(inferred)
             .unwrap_or_else(|| DEFAULT_SYSTEM.to_string());
         if !valid_system_name(&system) {
-            return Err(invalid("system", format!("{system:?} must match [a-z0-9][a-z0-9_-]*, at most 32 characters")));
+            return Err(invalid(
+                "system",
+                format!("{system:?} must match [a-z0-9][a-z0-9_-]*, at most 32 characters"),
+            ));
         }
         let include = NameFilter::new(&source_section.include)
             .map_err(|e| invalid("source.include", e.to_string()))?;
@@ -248,22 +293,39 @@ impl SystemPlan {
             deliver: file.workers.deliver.filter(|n| *n > 0).unwrap_or(4),
             queue: file.workers.queue.filter(|n| *n > 0).unwrap_or(2 * parse),
         };
-        Ok(Self { system, source, include, rules_dir, rules, sinks, workers })
+        Ok(Self {
+            system,
+            source,
+            include,
+            rules_dir,
+            rules,
+            sinks,
+            workers,
+        })
     }
 
     /// Checks that the plan can run a cycle: it has a source and at least one sink.
     pub fn require_runnable(&self) -> Result<&Path, ConfigError> {
         if self.sinks.is_empty() {
-            return Err(invalid("sink", "no sink: give --archive DIR or a [[sink]] in the plan"));
+            return Err(invalid(
+                "sink",
+                "no sink: give --archive DIR or a [[sink]] in the plan",
+            ));
         }
-        self.source
-            .as_deref()
-            .ok_or_else(|| invalid("source", "no source: give an inbox directory or [source] url"))
+        self.source.as_deref().ok_or_else(|| {
+            invalid(
+                "source",
+                "no source: give an inbox directory or [source] url",
+            )
+        })
     }
 
     /// The first archive sink's URL, where `query` and `explain` find table schemas.
     pub fn archive_url(&self) -> Option<&str> {
-        self.sinks.iter().map(|SinkSpec::Archive { url, .. }| url.as_str()).next()
+        self.sinks
+            .iter()
+            .map(|SinkSpec::Archive { url, .. }| url.as_str())
+            .next()
     }
 }
 
@@ -272,7 +334,11 @@ mod tests {
     use super::*;
 
     fn overrides(source: &str) -> Overrides {
-        Overrides { source: Some(source.into()), archive: Some("/tmp/a".into()), ..Default::default() }
+        Overrides {
+            source: Some(source.into()),
+            archive: Some("/tmp/a".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -308,7 +374,10 @@ mod tests {
         assert_eq!(resolved.source, Some(dir.path().join("in")));
         assert_eq!(
             resolved.sinks,
-            [SinkSpec::Archive { url: dir.path().join("arch").display().to_string(), required: false }]
+            [SinkSpec::Archive {
+                url: dir.path().join("arch").display().to_string(),
+                required: false
+            }]
         );
         std::fs::write(&plan, "sytem = \"x\"\n").unwrap();
         assert!(SystemPlan::resolve(Some(&plan), Overrides::default()).is_err());

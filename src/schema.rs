@@ -101,7 +101,11 @@ pub fn widen(a: &DataType, b: &DataType) -> DataType {
 /// counters whose type differs are widened. Returns `None` when nothing changed, so
 /// callers can keep sharing the same `SchemaRef` (and compiled rules) cheaply.
 pub fn merge(current: &Schema, incoming: &Schema) -> Option<Schema> {
-    let mut fields: Vec<Field> = current.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = current
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     let mut changed = false;
     for field in incoming.fields() {
         match current.index_of(field.name()) {
@@ -138,7 +142,11 @@ mod tests {
 
     fn table(counters: &[(&str, DataType)]) -> Schema {
         let mut fields = key_fields();
-        fields.extend(counters.iter().map(|(n, t)| Field::new(*n, t.clone(), true)));
+        fields.extend(
+            counters
+                .iter()
+                .map(|(n, t)| Field::new(*n, t.clone(), true)),
+        );
         Schema::new(fields)
     }
 
@@ -149,8 +157,14 @@ mod tests {
         let merged = merge(&old, &new).expect("changed");
         let names: Vec<_> = merged.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(&names[KEY_COLUMNS..], ["a", "b", "c"]);
-        assert_eq!(merged.field_with_name("b").unwrap().data_type(), &DataType::Float64);
-        assert_eq!(merged.field_with_name("c").unwrap().data_type(), &DataType::Utf8);
+        assert_eq!(
+            merged.field_with_name("b").unwrap().data_type(),
+            &DataType::Float64
+        );
+        assert_eq!(
+            merged.field_with_name("c").unwrap().data_type(),
+            &DataType::Utf8
+        );
     }
 
     #[test]
@@ -164,6 +178,9 @@ mod tests {
     fn reserved_counter_names_are_suffixed() {
         assert_eq!(counter_column_name("NE"), "NE_counter");
         assert_eq!(counter_column_name("date"), "date_counter");
-        assert_eq!(counter_column_name("pmRrcConnEstabSucc"), "pmRrcConnEstabSucc");
+        assert_eq!(
+            counter_column_name("pmRrcConnEstabSucc"),
+            "pmRrcConnEstabSucc"
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, SchemaRef};
 use bytes::Bytes;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -21,7 +22,6 @@ use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use datafusion::datasource::file_format::FileFormat;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::schema;
@@ -31,10 +31,16 @@ use crate::schema;
 pub enum ArchiveError {
     /// The object store failed.
     #[error("archive {root}: {source}")]
-    Store { root: String, source: object_store::Error },
+    Store {
+        root: String,
+        source: object_store::Error,
+    },
     /// DataFusion refused a table definition.
     #[error("archive table {table}: {source}")]
-    DataFusion { table: String, source: DataFusionError },
+    DataFusion {
+        table: String,
+        source: DataFusionError,
+    },
     /// The archive URL is not one pmflow can open.
     #[error("archive URL {0:?}: only local directories (a path or parquet:///path) are supported")]
     Url(String),
@@ -72,12 +78,20 @@ impl Archive {
         let root = std::path::absolute(path).map_err(|_| ArchiveError::Url(url.to_string()))?;
         std::fs::create_dir_all(&root).map_err(|e| ArchiveError::Store {
             root: root.display().to_string(),
-            source: object_store::Error::Generic { store: "local", source: Box::new(e) },
+            source: object_store::Error::Generic {
+                store: "local",
+                source: Box::new(e),
+            },
         })?;
-        let store = LocalFileSystem::new_with_prefix(&root).map_err(|source| {
-            ArchiveError::Store { root: root.display().to_string(), source }
-        })?;
-        Ok(Self { root, store: Arc::new(store) })
+        let store =
+            LocalFileSystem::new_with_prefix(&root).map_err(|source| ArchiveError::Store {
+                root: root.display().to_string(),
+                source,
+            })?;
+        Ok(Self {
+            root,
+            store: Arc::new(store),
+        })
     }
 
     /// The archive's root directory.
@@ -87,11 +101,16 @@ impl Archive {
 
     /// Path of a file in the layout.
     pub fn file_path(system: &str, table: &str, date: &str, file_id: &str) -> StorePath {
-        StorePath::from(format!("system={system}/table={table}/date={date}/{file_id}.parquet"))
+        StorePath::from(format!(
+            "system={system}/table={table}/date={date}/{file_id}.parquet"
+        ))
     }
 
     fn store_err(&self, source: object_store::Error) -> ArchiveError {
-        ArchiveError::Store { root: self.root.display().to_string(), source }
+        ArchiveError::Store {
+            root: self.root.display().to_string(),
+            source,
+        }
     }
 
     /// Writes one object. The local store writes to a staging file and renames it into
@@ -123,7 +142,11 @@ impl Archive {
                 let system = value(0, "system=")?;
                 let table = value(1, "table=")?;
                 let is_parquet = parts.len() == 4 && meta.location.as_ref().ends_with(".parquet");
-                is_parquet.then_some(ArchiveFile { system, table, meta })
+                is_parquet.then_some(ArchiveFile {
+                    system,
+                    table,
+                    meta,
+                })
             })
             .collect())
     }
@@ -177,7 +200,10 @@ impl Archive {
         }
         let mut names = Vec::new();
         for (table, systems) in systems_of {
-            let df_err = |source| ArchiveError::DataFusion { table: table.to_string(), source };
+            let df_err = |source| ArchiveError::DataFusion {
+                table: table.to_string(),
+                source,
+            };
             let urls = systems
                 .iter()
                 .map(|system| {
@@ -193,7 +219,8 @@ impl Archive {
                 .with_listing_options(options)
                 .with_schema(schemas[table].clone());
             let listing = ListingTable::try_new(config).map_err(df_err)?;
-            ctx.register_table(table, Arc::new(listing)).map_err(df_err)?;
+            ctx.register_table(table, Arc::new(listing))
+                .map_err(df_err)?;
             names.push(table.to_string());
         }
         Ok(names)

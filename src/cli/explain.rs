@@ -26,7 +26,11 @@ pub struct ExplainArgs {
 
 /// Runs the command.
 pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
-    let overrides = Overrides { system: args.system, archive: args.archive, ..Overrides::default() };
+    let overrides = Overrides {
+        system: args.system,
+        archive: args.archive,
+        ..Overrides::default()
+    };
     let plan = SystemPlan::resolve(args.plan.as_deref(), overrides)
         .map_err(|e| Failure::Usage(e.into()))?;
     println!("system:  {}", plan.system);
@@ -38,7 +42,10 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
         println!("sink:    {sink:?}");
     }
     let w = plan.workers;
-    println!("workers: parse {} · deliver {} · queue {}", w.parse, w.deliver, w.queue);
+    println!(
+        "workers: parse {} · deliver {} · queue {}",
+        w.parse, w.deliver, w.queue
+    );
     match &plan.rules_dir {
         Some(dir) => println!("rules:   {} ({} rule(s))", dir.display(), plan.rules.len()),
         None => println!("rules:   (none)"),
@@ -46,12 +53,20 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
     let schemas = match plan.archive_url() {
         Some(url) => {
             let archive = Archive::open(url).map_err(|e| Failure::Usage(e.into()))?;
-            archive.table_schemas(Some(&plan.system)).await.context("cannot read the archive")?
+            archive
+                .table_schemas(Some(&plan.system))
+                .await
+                .context("cannot read the archive")?
         }
         None => Default::default(),
     };
     for rule in &plan.rules {
-        println!("\n── rule {} (reads table {}) ──\n{}", rule.name, rule.table, rule.sql.trim());
+        println!(
+            "\n── rule {} (reads table {}) ──\n{}",
+            rule.name,
+            rule.table,
+            rule.sql.trim()
+        );
         match schemas.get(&rule.table) {
             Some(schema) => match CompiledRule::compile(rule, schema.clone()).await {
                 Ok(compiled) => println!("compiles to:\n{}", compiled.plan.display_indent()),

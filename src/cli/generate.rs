@@ -58,6 +58,10 @@ pub fn run(args: GenArgs) -> Result<(), Failure> {
     })
     .with_context(|| format!("cannot write into {}", args.out.display()))?;
     bar.finish_and_clear();
-    println!("wrote {} files, {bytes} bytes, into {}", files.len(), args.out.display());
+    println!(
+        "wrote {} files, {bytes} bytes, into {}",
+        files.len(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -44,5 +44,9 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
     })?;
     let stats = pipeline.run_cycle().await.context("cycle failed")?;
     println!("{}", stats.render());
-    if stats.completed() { Ok(()) } else { Err(Failure::Held(stats.held)) }
+    if stats.completed() {
+        Ok(())
+    } else {
+        Err(Failure::Held(stats.held))
+    }
 }

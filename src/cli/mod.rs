@@ -10,6 +10,7 @@ mod generate;
 mod ingest;
 mod query;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -56,10 +57,16 @@ impl From<anyhow::Error> for Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("PMFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_from_env("PMFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -81,7 +88,9 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Held(files)) => {
-            eprintln!("error: {files} file(s) held back for the next cycle (see the warnings above)");
+            eprintln!(
+                "error: {files} file(s) held back for the next cycle (see the warnings above)"
+            );
             ExitCode::from(3)
         }
         Err(Failure::Runtime(error)) => {

@@ -42,7 +42,9 @@ pub struct QueryArgs {
 /// Registers every rule under `dir/<system>/` as a view, skipping rules whose table is
 /// not in the archive and names already taken.
 async fn register_rule_views(ctx: &SessionContext, dir: &std::path::Path) -> anyhow::Result<()> {
-    let Ok(systems) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(systems) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     let mut dirs: Vec<PathBuf> = systems.filter_map(|e| e.ok().map(|e| e.path())).collect();
     dirs.sort();
     for system_dir in dirs.iter().filter(|d| d.is_dir()) {
@@ -50,7 +52,11 @@ async fn register_rule_views(ctx: &SessionContext, dir: &std::path::Path) -> any
             if ctx.table_exist(rule.name.as_str())? || !ctx.table_exist(rule.table.as_str())? {
                 continue;
             }
-            let view = format!("CREATE VIEW \"{}\" AS {}", rule.name.replace('"', "\"\""), rule.sql);
+            let view = format!(
+                "CREATE VIEW \"{}\" AS {}",
+                rule.name.replace('"', "\"\""),
+                rule.sql
+            );
             if let Err(error) = ctx.sql(&view).await {
                 warn!(rule = rule.name, %error, "rule cannot be exposed as a view");
             }
@@ -85,10 +91,16 @@ fn print(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<()> {
 pub async fn run(args: QueryArgs) -> Result<(), Failure> {
     let archive = Archive::open(&args.archive).map_err(|e| Failure::Usage(e.into()))?;
     let ctx = SessionContext::new_with_config(rules::session_config());
-    archive.register_tables(&ctx).await.context("cannot read the archive")?;
+    archive
+        .register_tables(&ctx)
+        .await
+        .context("cannot read the archive")?;
     let rules_dir = args.rules.unwrap_or_else(|| PathBuf::from("sql"));
     register_rule_views(&ctx, &rules_dir).await?;
-    let frame = ctx.sql(&args.sql).await.map_err(|e| Failure::Usage(e.into()))?;
+    let frame = ctx
+        .sql(&args.sql)
+        .await
+        .map_err(|e| Failure::Usage(e.into()))?;
     let batches = frame.collect().await.context("query failed")?;
     print(&batches, args.format)?;
     Ok(())

@@ -42,7 +42,10 @@ pub fn classify(raw: &str) -> Value<'_> {
         return Value::Int(int);
     }
     // Only plain decimal notation counts as a number: `inf`/`NaN` stay text.
-    if text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    {
         if let Ok(float) = text.parse::<f64>() {
             return Value::Float(float);
         }
@@ -88,7 +91,11 @@ struct CounterColumn {
 
 impl CounterColumn {
     fn new(name: String) -> Self {
-        Self { name, data: ColumnData::Int(Vec::new()), valid: BooleanBufferBuilder::new(0) }
+        Self {
+            name,
+            data: ColumnData::Int(Vec::new()),
+            valid: BooleanBufferBuilder::new(0),
+        }
     }
 
     fn len(&self) -> usize {
@@ -156,9 +163,10 @@ impl CounterColumn {
         let nulls = Some(NullBuffer::new(self.valid.finish()));
         let (data_type, array): (DataType, ArrayRef) = match self.data {
             ColumnData::Int(v) => (DataType::Int64, Arc::new(Int64Array::new(v.into(), nulls))),
-            ColumnData::Float(v) => {
-                (DataType::Float64, Arc::new(Float64Array::new(v.into(), nulls)))
-            }
+            ColumnData::Float(v) => (
+                DataType::Float64,
+                Arc::new(Float64Array::new(v.into(), nulls)),
+            ),
             ColumnData::Text(v) => (DataType::Utf8, Arc::new(StringArray::from(v))),
         };
         (Field::new(self.name, data_type, true), array)
@@ -251,9 +259,7 @@ impl TableBuilder {
                 self.ne.iter().map(|&i| ne_names[i as usize].as_str()),
             )),
             Arc::new(StringArray::from(objects)),
-            Arc::new(
-                TimestampMicrosecondArray::from(self.period_start).with_timezone("UTC"),
-            ),
+            Arc::new(TimestampMicrosecondArray::from(self.period_start).with_timezone("UTC")),
             Arc::new(Int32Array::from(self.granularity_s)),
             Arc::new(BooleanArray::from(self.suspect)),
             Arc::new(StringArray::from(vec![file_id; rows])),
@@ -276,7 +282,10 @@ mod tests {
     #[test]
     fn classify_covers_every_kind_of_value() {
         assert_eq!(classify(" 42 "), Value::Int(42));
-        assert_eq!(classify("9007199254740993"), Value::Int(9_007_199_254_740_993));
+        assert_eq!(
+            classify("9007199254740993"),
+            Value::Int(9_007_199_254_740_993)
+        );
         assert_eq!(classify("-1.5"), Value::Float(-1.5));
         assert_eq!(classify("NIL"), Value::Null);
         assert_eq!(classify(" \r\n"), Value::Null);
@@ -302,7 +311,10 @@ mod tests {
         b.mark_suspect(r1);
         let batch = finish(b);
         assert_eq!(batch.num_rows(), 2);
-        let c1 = batch.column_by_name("c1").unwrap().as_primitive::<Float64Type>();
+        let c1 = batch
+            .column_by_name("c1")
+            .unwrap()
+            .as_primitive::<Float64Type>();
         assert_eq!((c1.value(0), c1.value(1)), (1.0, 2.5));
         let c2 = batch.column_by_name("c2").unwrap().as_string::<i32>();
         assert_eq!(c2.value(0), "1,2");
@@ -321,9 +333,15 @@ mod tests {
         let c2 = b.column("c2");
         b.set(r1, c2, Value::Int(7));
         let batch = finish(b);
-        let c1 = batch.column_by_name("c1").unwrap().as_primitive::<Int64Type>();
+        let c1 = batch
+            .column_by_name("c1")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(c1.null_count(), 2);
-        let c2 = batch.column_by_name("c2").unwrap().as_primitive::<Int64Type>();
+        let c2 = batch
+            .column_by_name("c2")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert!(c2.is_null(0));
         assert_eq!(c2.value(1), 7);
     }

@@ -39,7 +39,10 @@ mod tests {
 
     #[test]
     fn gzip_is_detected_by_magic_bytes() {
-        assert_eq!(decompress(&gzip(b"<measCollecFile/>")).unwrap().as_ref(), b"<measCollecFile/>");
+        assert_eq!(
+            decompress(&gzip(b"<measCollecFile/>")).unwrap().as_ref(),
+            b"<measCollecFile/>"
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ mod tests {
     fn plain_ids_are_lowercased_and_cleaned() {
         assert_eq!(table_from_meas_info_id("NX2CB").as_deref(), Some("nx2cb"));
         assert_eq!(table_from_meas_info_id("a b--c").as_deref(), Some("a_b_c"));
-        assert_eq!(table_from_meas_info_id("5GC AMF").as_deref(), Some("t_5gc_amf"));
+        assert_eq!(
+            table_from_meas_info_id("5GC AMF").as_deref(),
+            Some("t_5gc_amf")
+        );
         assert_eq!(table_from_meas_info_id("---"), None);
     }
 

@@ -130,7 +130,10 @@ pub fn render(options: &GenOptions, node: usize, rop: usize) -> String {
             }
         }
         for i in 1..=group.objects {
-            let object = group.object.replace("{ne}", &ne).replace("{i}", &i.to_string());
+            let object = group
+                .object
+                .replace("{ne}", &ne)
+                .replace("{i}", &i.to_string());
             let values = values(&counters, &mut rng);
             let _ = writeln!(xml, "<measValue measObjLdn=\"{object}\">");
             if group.list_form {
@@ -170,12 +173,17 @@ fn values(counters: &[&Counter], rng: &mut StdRng) -> Vec<String> {
                 }
                 Kind::Gauge(max) => format!("{:.2}", rng.random_range(0.0..max)),
                 Kind::Vector(bins) => {
-                    let bins: Vec<String> =
-                        (0..bins).map(|_| rng.random_range(0..1000u32).to_string()).collect();
+                    let bins: Vec<String> = (0..bins)
+                        .map(|_| rng.random_range(0..1000u32).to_string())
+                        .collect();
                     bins.join(",")
                 }
             };
-            if rng.random_bool(0.005) { "NIL".to_string() } else { value }
+            if rng.random_bool(0.005) {
+                "NIL".to_string()
+            } else {
+                value
+            }
         })
         .collect()
 }

@@ -128,7 +128,13 @@ impl Pipeline {
         let started = Instant::now();
         let bytes = match self.source.fetch(&file).await {
             Ok(bytes) => bytes,
-            Err(error) => return Fetched { file, report, result: Err(ParseFailure::Fetch(error)) },
+            Err(error) => {
+                return Fetched {
+                    file,
+                    report,
+                    result: Err(ParseFailure::Fetch(error)),
+                };
+            }
         };
         report.fetch = started.elapsed();
         report.bytes = bytes.len() as u64;
@@ -139,7 +145,11 @@ impl Pipeline {
             let content = format::decompress::decompress(&bytes)
                 .map_err(|e| format!("{name}: cannot decompress: {e}"))?;
             let file_id = format::file_id(&content);
-            let ctx = FileContext { system, file_name: name, file_id: file_id.clone() };
+            let ctx = FileContext {
+                system,
+                file_name: name,
+                file_id: file_id.clone(),
+            };
             let parsed = format::threegpp::parse(&content, &ctx).map_err(|e| e.to_string())?;
             Ok::<_, String>((file_id, parsed, content.len() as u64, started.elapsed()))
         })
@@ -153,17 +163,27 @@ impl Pipeline {
                 Ok((file_id, parsed))
             }
             Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),
-            Err(join_error) => {
-                Err(ParseFailure::Invalid(format!("{}: parser crashed: {join_error}", file.name)))
-            }
+            Err(join_error) => Err(ParseFailure::Invalid(format!(
+                "{}: parser crashed: {join_error}",
+                file.name
+            ))),
         };
-        Fetched { file, report, result }
+        Fetched {
+            file,
+            report,
+            result,
+        }
     }
 
     /// Aligns a parsed file's tables and runs the rules over them.
     async fn plan(&self, name: &str, file_id: String, parsed: ParsedFile) -> (PlannedFile, u64) {
         let mut warnings = 0;
-        let mut planned = PlannedFile { name: name.to_string(), file_id, tables: Vec::new(), derived: Vec::new() };
+        let mut planned = PlannedFile {
+            name: name.to_string(),
+            file_id,
+            tables: Vec::new(),
+            derived: Vec::new(),
+        };
         for TableBatch { table, batch } in parsed.tables {
             let batch = match self.registry.align(&table, &batch) {
                 Ok(batch) => batch,
@@ -175,7 +195,9 @@ impl Pipeline {
             };
             match self.rules.apply(&table, &batch).await {
                 Ok(outputs) => planned.derived.extend(
-                    outputs.into_iter().map(|(table, batch)| TableBatch { table, batch }),
+                    outputs
+                        .into_iter()
+                        .map(|(table, batch)| TableBatch { table, batch }),
                 ),
                 Err(error) => {
                     warn!(file = name, table, %error, "rule failed; its output is skipped for this file");
@@ -188,7 +210,11 @@ impl Pipeline {
     }
 
     async fn deliver(&self, fetched: Fetched) -> FileReport {
-        let Fetched { file, mut report, result } = fetched;
+        let Fetched {
+            file,
+            mut report,
+            result,
+        } = fetched;
         let (file_id, parsed) = match result {
             Ok(parsed) => parsed,
             Err(ParseFailure::Fetch(error)) => {
@@ -199,7 +225,11 @@ impl Pipeline {
             Err(ParseFailure::Invalid(reason)) => {
                 warn!(file = file.name, reason, "quarantining file");
                 let moved = self.complete(&file, &Completion::Failed(reason)).await;
-                report.outcome = if moved { FileOutcome::Failed } else { FileOutcome::Held };
+                report.outcome = if moved {
+                    FileOutcome::Failed
+                } else {
+                    FileOutcome::Held
+                };
                 return report;
             }
         };
@@ -207,11 +237,17 @@ impl Pipeline {
         let (planned, warnings) = self.plan(&file.name, file_id, parsed).await;
         report.plan = started.elapsed();
         report.warnings = warnings;
-        report.derived_rows = planned.derived.iter().map(|t| t.batch.num_rows() as u64).sum();
+        report.derived_rows = planned
+            .derived
+            .iter()
+            .map(|t| t.batch.num_rows() as u64)
+            .sum();
         let started = Instant::now();
-        let results = futures::future::join_all(self.sinks.iter().map(|sink| async {
-            (sink.required(), sink.write(&planned).await)
-        }))
+        let results = futures::future::join_all(
+            self.sinks
+                .iter()
+                .map(|sink| async { (sink.required(), sink.write(&planned).await) }),
+        )
         .await;
         report.sink = started.elapsed();
         match settle(results) {
@@ -221,11 +257,18 @@ impl Pipeline {
                 }
                 report.warnings += optional_failures.len() as u64;
                 let moved = self.complete(&file, &Completion::Done).await;
-                report.outcome = if moved { FileOutcome::Done } else { FileOutcome::Held };
+                report.outcome = if moved {
+                    FileOutcome::Done
+                } else {
+                    FileOutcome::Held
+                };
             }
             Settlement::Hold { reasons } => {
                 for reason in &reasons {
-                    warn!(file = file.name, reason, "required sink failed; the file stays for the next cycle");
+                    warn!(
+                        file = file.name,
+                        reason, "required sink failed; the file stays for the next cycle"
+                    );
                 }
                 report.outcome = FileOutcome::Held;
             }

@@ -105,17 +105,35 @@ impl CycleStats {
             ("counter values", t.counter_values.to_string()),
             ("rule output rows", t.derived_rows.to_string()),
             ("warnings (rules, optional sinks)", t.warnings.to_string()),
-            ("fetch time (sum)", format!("{:.3} s", t.fetch.as_secs_f64())),
-            ("parse time (sum, CPU)", format!("{:.3} s", t.parse.as_secs_f64())),
+            (
+                "fetch time (sum)",
+                format!("{:.3} s", t.fetch.as_secs_f64()),
+            ),
+            (
+                "parse time (sum, CPU)",
+                format!("{:.3} s", t.parse.as_secs_f64()),
+            ),
             ("plan time (sum)", format!("{:.3} s", t.plan.as_secs_f64())),
             ("sink time (sum)", format!("{:.3} s", t.sink.as_secs_f64())),
             ("wall time", format!("{wall:.3} s")),
-            ("throughput", format!("{:.1} MB/s, {:.0} values/s", mb / wall, t.counter_values as f64 / wall)),
+            (
+                "throughput",
+                format!(
+                    "{:.1} MB/s, {:.0} values/s",
+                    mb / wall,
+                    t.counter_values as f64 / wall
+                ),
+            ),
         ];
         let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED).set_header(["cycle", "value"]);
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_header(["cycle", "value"]);
         for (name, value) in rows {
-            table.add_row([Cell::new(name), Cell::new(value).set_alignment(CellAlignment::Right)]);
+            table.add_row([
+                Cell::new(name),
+                Cell::new(value).set_alignment(CellAlignment::Right),
+            ]);
         }
         table.to_string()
     }

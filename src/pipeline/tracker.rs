@@ -22,14 +22,20 @@ pub fn settle(results: Vec<(bool, Result<(), SinkError>)>) -> Settlement {
     let mut optional_failures = Vec::new();
     for (required, result) in results {
         if let Err(error) = result {
-            let target = if required { &mut required_failures } else { &mut optional_failures };
+            let target = if required {
+                &mut required_failures
+            } else {
+                &mut optional_failures
+            };
             target.push(error.to_string());
         }
     }
     if required_failures.is_empty() {
         Settlement::Complete { optional_failures }
     } else {
-        Settlement::Hold { reasons: required_failures }
+        Settlement::Hold {
+            reasons: required_failures,
+        }
     }
 }
 
@@ -38,13 +44,22 @@ mod tests {
     use super::*;
 
     fn failed(sink: &str) -> Result<(), SinkError> {
-        Err(SinkError { sink: sink.into(), file: "f".into(), message: "down".into() })
+        Err(SinkError {
+            sink: sink.into(),
+            file: "f".into(),
+            message: "down".into(),
+        })
     }
 
     #[test]
     fn a_required_failure_holds_the_file() {
         let settlement = settle(vec![(true, Ok(())), (true, failed("mysql"))]);
-        assert_eq!(settlement, Settlement::Hold { reasons: vec!["sink mysql: file f: down".into()] });
+        assert_eq!(
+            settlement,
+            Settlement::Hold {
+                reasons: vec!["sink mysql: file f: down".into()]
+            }
+        );
     }
 
     #[test]
@@ -52,8 +67,15 @@ mod tests {
         let settlement = settle(vec![(true, Ok(())), (false, failed("kafka"))]);
         assert_eq!(
             settlement,
-            Settlement::Complete { optional_failures: vec!["sink kafka: file f: down".into()] }
+            Settlement::Complete {
+                optional_failures: vec!["sink kafka: file f: down".into()]
+            }
         );
-        assert_eq!(settle(vec![]), Settlement::Complete { optional_failures: vec![] });
+        assert_eq!(
+            settle(vec![]),
+            Settlement::Complete {
+                optional_failures: vec![]
+            }
+        );
     }
 }

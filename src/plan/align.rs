@@ -25,7 +25,9 @@ pub struct SchemaRegistry {
 impl SchemaRegistry {
     /// A registry that starts from known schemas (e.g. those of the archive).
     pub fn seeded(schemas: HashMap<String, SchemaRef>) -> Self {
-        Self { tables: RwLock::new(schemas) }
+        Self {
+            tables: RwLock::new(schemas),
+        }
     }
 
     /// The table's current schema after taking `incoming` into account.
@@ -47,7 +49,11 @@ impl SchemaRegistry {
 
     /// Snapshot of the current schema of a table, if it has been seen.
     pub fn get(&self, table: &str) -> Option<SchemaRef> {
-        self.tables.read().expect("registry lock").get(table).cloned()
+        self.tables
+            .read()
+            .expect("registry lock")
+            .get(table)
+            .cloned()
     }
 
     /// Aligns `batch` of `table` to the table's (possibly just evolved) schema.
@@ -95,12 +101,18 @@ mod tests {
     #[test]
     fn new_counters_and_widening_apply_to_later_batches() {
         let registry = SchemaRegistry::default();
-        let first = registry.align("t", &batch("a", &[Value::Int(1), Value::Int(2)])).unwrap();
+        let first = registry
+            .align("t", &batch("a", &[Value::Int(1), Value::Int(2)]))
+            .unwrap();
         assert_eq!(first.num_columns(), schema::KEY_COLUMNS + 1);
-        let second = registry.align("t", &batch("b", &[Value::Float(0.5)])).unwrap();
+        let second = registry
+            .align("t", &batch("b", &[Value::Float(0.5)]))
+            .unwrap();
         assert_eq!(second.num_columns(), schema::KEY_COLUMNS + 2);
         assert!(second.column_by_name("a").unwrap().is_null(0));
-        registry.align("t", &batch("a", &[Value::Float(1.5)])).unwrap();
+        registry
+            .align("t", &batch("a", &[Value::Float(1.5)]))
+            .unwrap();
         let again = registry.align("t", &batch("a", &[Value::Int(3)])).unwrap();
         let a = again.column_by_name("a").unwrap();
         assert_eq!(a.data_type(), &DataType::Float64);

@@ -28,13 +28,19 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub enum RuleError {
     /// The rule file could not be read.
     #[error("rule {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The rule's SQL is not a single-table query, or does not plan.
     #[error("rule {rule}: {message}")]
     Invalid { rule: String, message: String },
     /// DataFusion failed while planning or evaluating the rule.
     #[error("rule {rule}: {source}")]
-    DataFusion { rule: String, source: DataFusionError },
+    DataFusion {
+        rule: String,
+        source: DataFusionError,
+    },
 }
 
 /// One rule as loaded from its file.
@@ -60,7 +66,10 @@ pub fn session_config() -> SessionConfig {
 impl Rule {
     /// Parses a rule and finds the table it reads.
     pub fn new(name: &str, sql: &str) -> Result<Self, RuleError> {
-        let invalid = |message: String| RuleError::Invalid { rule: name.to_string(), message };
+        let invalid = |message: String| RuleError::Invalid {
+            rule: name.to_string(),
+            message,
+        };
         let ctx = SessionContext::new_with_config(session_config());
         let state = ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
@@ -76,14 +85,21 @@ impl Rule {
                 tables.len()
             )));
         };
-        Ok(Self { name: name.to_string(), sql: sql.to_string(), table: table.table().to_string() })
+        Ok(Self {
+            name: name.to_string(),
+            sql: sql.to_string(),
+            table: table.table().to_string(),
+        })
     }
 }
 
 /// Loads every `*.sql` file of a directory, in name order. A missing directory means
 /// no rules.
 pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, RuleError> {
-    let read_err = |source| RuleError::Read { path: dir.to_path_buf(), source };
+    let read_err = |source| RuleError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -98,8 +114,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, RuleError> {
     paths
         .iter()
         .map(|path| {
-            let sql = std::fs::read_to_string(path)
-                .map_err(|source| RuleError::Read { path: path.clone(), source })?;
+            let sql = std::fs::read_to_string(path).map_err(|source| RuleError::Read {
+                path: path.clone(),
+                source,
+            })?;
             let name = path.file_stem().unwrap_or_default().to_string_lossy();
             Rule::new(&name, &sql)
         })
@@ -114,7 +132,10 @@ enum Step {
     /// Keep the rows where the predicate is true.
     Filter(Arc<dyn PhysicalExpr>),
     /// Compute the output columns.
-    Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef },
+    Project {
+        exprs: Vec<Arc<dyn PhysicalExpr>>,
+        schema: SchemaRef,
+    },
 }
 
 /// A rule lowered to physical steps for one input schema.
@@ -128,10 +149,14 @@ pub struct CompiledRule {
 impl CompiledRule {
     /// Compiles `rule` against the current schema of its table.
     pub async fn compile(rule: &Rule, input: SchemaRef) -> Result<Self, RuleError> {
-        let df_err = |source| RuleError::DataFusion { rule: rule.name.clone(), source };
+        let df_err = |source| RuleError::DataFusion {
+            rule: rule.name.clone(),
+            source,
+        };
         let ctx = SessionContext::new_with_config(session_config());
         let table = MemTable::try_new(input, vec![vec![]]).map_err(df_err)?;
-        ctx.register_table(rule.table.as_str(), Arc::new(table)).map_err(df_err)?;
+        ctx.register_table(rule.table.as_str(), Arc::new(table))
+            .map_err(df_err)?;
         let state = ctx.state();
         let plan = state.create_logical_plan(&rule.sql).await.map_err(df_err)?;
         let plan = state.optimize(&plan).map_err(df_err)?;
@@ -155,7 +180,9 @@ impl CompiledRule {
             current = match step {
                 Step::Columns(indices) => current.project(indices)?,
                 Step::Filter(predicate) => {
-                    let mask = predicate.evaluate(&current)?.into_array(current.num_rows())?;
+                    let mask = predicate
+                        .evaluate(&current)?
+                        .into_array(current.num_rows())?;
                     if mask.data_type() != &DataType::Boolean {
                         return Err(DataFusionError::Plan("filter is not boolean".into()));
                     }
@@ -202,7 +229,10 @@ fn lower(plan: &LogicalPlan, state: &SessionState) -> Result<Vec<Step>, Lowering
         }
         LogicalPlan::Filter(filter) => {
             let mut steps = lower(&filter.input, state)?;
-            steps.push(Step::Filter(physical(&filter.predicate, filter.input.schema())?));
+            steps.push(Step::Filter(physical(
+                &filter.predicate,
+                filter.input.schema(),
+            )?));
             Ok(steps)
         }
         LogicalPlan::Projection(projection) => {
@@ -231,7 +261,10 @@ pub struct RuleSet {
 impl RuleSet {
     /// A rule set over loaded rules.
     pub fn new(rules: Vec<Rule>) -> Self {
-        Self { rules, compiled: Mutex::default() }
+        Self {
+            rules,
+            compiled: Mutex::default(),
+        }
     }
 
     /// The rules, in load order.
@@ -249,7 +282,12 @@ impl RuleSet {
     ) -> Result<Vec<(String, RecordBatch)>, RuleError> {
         let schema = batch.schema();
         let mut outputs = Vec::new();
-        for (index, rule) in self.rules.iter().enumerate().filter(|(_, r)| r.table == table) {
+        for (index, rule) in self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.table == table)
+        {
             let cached = self
                 .compiled
                 .lock()
@@ -268,7 +306,10 @@ impl RuleSet {
             };
             let output = compiled
                 .execute(batch)
-                .map_err(|source| RuleError::DataFusion { rule: rule.name.clone(), source })?;
+                .map_err(|source| RuleError::DataFusion {
+                    rule: rule.name.clone(),
+                    source,
+                })?;
             outputs.push((rule.name.clone(), output));
         }
         Ok(outputs)

@@ -29,24 +29,36 @@ pub struct ArchiveSink {
 impl ArchiveSink {
     /// A sink writing `system`'s files into `archive`.
     pub fn new(archive: Archive, system: &str, required: bool) -> Self {
-        Self { archive, system: system.to_string(), required }
+        Self {
+            archive,
+            system: system.to_string(),
+            required,
+        }
     }
 
     fn error(&self, file: &PlannedFile, message: impl ToString) -> SinkError {
-        SinkError { sink: self.describe(), file: file.name.clone(), message: message.to_string() }
+        SinkError {
+            sink: self.describe(),
+            file: file.name.clone(),
+            message: message.to_string(),
+        }
     }
 }
 
 /// Splits a batch by the UTC day of `period_start`, the archive's `date` partition.
-fn split_by_date(batch: &RecordBatch) -> Result<BTreeMap<String, RecordBatch>, arrow::error::ArrowError> {
+fn split_by_date(
+    batch: &RecordBatch,
+) -> Result<BTreeMap<String, RecordBatch>, arrow::error::ArrowError> {
     let period = batch
         .column_by_name(schema::PERIOD_START)
         .expect("aligned batches carry key columns")
         .as_primitive::<TimestampMicrosecondType>();
     let mut rows_of_date: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (row, micros) in period.values().iter().enumerate() {
-        let date = DateTime::from_timestamp_micros(*micros)
-            .map_or_else(|| "invalid".to_string(), |t| t.format("%Y-%m-%d").to_string());
+        let date = DateTime::from_timestamp_micros(*micros).map_or_else(
+            || "invalid".to_string(),
+            |t| t.format("%Y-%m-%d").to_string(),
+        );
         rows_of_date.entry(date).or_default().push(row as u32);
     }
     if rows_of_date.len() == 1 {
@@ -96,7 +108,10 @@ impl Sink for ArchiveSink {
             .map_err(|e| self.error(file, e))?;
             for (date, bytes) in encoded {
                 let path = Archive::file_path(&self.system, &table.table, &date, &file.file_id);
-                self.archive.put(&path, bytes).await.map_err(|e| self.error(file, e))?;
+                self.archive
+                    .put(&path, bytes)
+                    .await
+                    .map_err(|e| self.error(file, e))?;
             }
         }
         Ok(())

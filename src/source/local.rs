@@ -19,11 +19,19 @@ pub struct LocalDirSource {
 impl LocalDirSource {
     /// A source over `dir`, listing the files that pass `filter`.
     pub fn new(dir: impl Into<PathBuf>, filter: NameFilter) -> Self {
-        Self { dir: dir.into(), filter }
+        Self {
+            dir: dir.into(),
+            filter,
+        }
     }
 
     fn error(&self, action: &'static str, file: &str, error: std::io::Error) -> SourceError {
-        SourceError { source_name: self.describe(), action, file: file.to_string(), error }
+        SourceError {
+            source_name: self.describe(),
+            action,
+            file: file.to_string(),
+            error,
+        }
     }
 }
 
@@ -55,7 +63,10 @@ impl Source for LocalDirSource {
             let metadata = entry.metadata().await.map_err(list_err)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if metadata.is_file() && self.filter.matches(&name) {
-                files.push(SourceFile { name, size: metadata.len() });
+                files.push(SourceFile {
+                    name,
+                    size: metadata.len(),
+                });
             }
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -69,7 +80,11 @@ impl Source for LocalDirSource {
         Ok(Bytes::from(bytes))
     }
 
-    async fn complete(&self, file: &SourceFile, completion: &Completion) -> Result<(), SourceError> {
+    async fn complete(
+        &self,
+        file: &SourceFile,
+        completion: &Completion,
+    ) -> Result<(), SourceError> {
         let from = self.dir.join(&file.name);
         let result = match completion {
             Completion::Done => move_into(&from, &self.dir.join(DONE_DIR), &file.name).await,
@@ -85,6 +100,8 @@ impl Source for LocalDirSource {
                 .await
             }
         };
-        result.map(|_| ()).map_err(|e| self.error("complete", &file.name, e))
+        result
+            .map(|_| ())
+            .map_err(|e| self.error("complete", &file.name, e))
     }
 }

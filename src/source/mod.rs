@@ -61,7 +61,8 @@ pub trait Source: Send + Sync {
     /// Reads a file's bytes.
     async fn fetch(&self, file: &SourceFile) -> Result<Bytes, SourceError>;
     /// Moves a file out of the inbox according to its completion.
-    async fn complete(&self, file: &SourceFile, completion: &Completion) -> Result<(), SourceError>;
+    async fn complete(&self, file: &SourceFile, completion: &Completion)
+    -> Result<(), SourceError>;
 }
 
 /// File-name filter of a plan: glob patterns (`*.xml`, `A*.xml.gz`), any of which
@@ -81,7 +82,9 @@ impl NameFilter {
         if patterns.is_empty() {
             builder.add(Glob::new("*")?);
         }
-        Ok(Self { globs: builder.build()? })
+        Ok(Self {
+            globs: builder.build()?,
+        })
     }
 
     /// Whether a file name passes the filter.

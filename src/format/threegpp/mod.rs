@@ -12,22 +12,33 @@ mod time;
 
 use std::collections::HashMap;
 
-use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesRef, BytesStart, Event};
 
-use super::builder::{classify, TableBuilder, Value};
-use super::naming::{table_from_meas_info_id, table_from_object, FALLBACK_TABLE};
+use super::builder::{TableBuilder, Value, classify};
+use super::naming::{FALLBACK_TABLE, table_from_meas_info_id, table_from_object};
 use super::{FileContext, ParseError, ParsedFile, TableBatch};
 
 pub use filename::node_from_file_name;
 
 /// Parses one decompressed 3GPP XML file into one batch per measurement table.
 pub fn parse(content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
+    if content.iter().all(u8::is_ascii_whitespace) {
+        let message = "empty file".to_string();
+        return Err(ParseError {
+            file: ctx.file_name.clone(),
+            line: None,
+            message,
+        });
+    }
     let mut parser = Parser::new(content, ctx);
     match parser.run() {
         Ok(()) => parser.finish(),
         Err(message) => {
-            let position = parser.reader.error_position().max(parser.reader.buffer_position());
+            let position = parser
+                .reader
+                .error_position()
+                .max(parser.reader.buffer_position());
             Err(parser.error_at(position, message))
         }
     }
@@ -110,15 +121,20 @@ impl<'a> Parser<'a> {
     fn error_at(&self, position: u64, message: String) -> ParseError {
         let end = (position as usize).min(self.content.len());
         let line = 1 + self.content[..end].iter().filter(|&&b| b == b'\n').count() as u64;
-        ParseError { file: self.ctx.file_name.clone(), line: Some(line), message }
+        ParseError {
+            file: self.ctx.file_name.clone(),
+            line: Some(line),
+            message,
+        }
     }
 
     fn run(&mut self) -> Result<(), String> {
-        if self.content.iter().all(u8::is_ascii_whitespace) {
-            return Err("empty file".into());
-        }
         loop {
-            match self.reader.read_event().map_err(|e| format!("malformed XML: {e}"))? {
+            match self
+                .reader
+                .read_event()
+                .map_err(|e| format!("malformed XML: {e}"))?
+            {
                 Event::Start(e) => {
                     self.depth += 1;
                     self.start(&e, false)?;
@@ -132,11 +148,13 @@ impl<'a> Parser<'a> {
                     self.end(e.local_name().as_ref())?;
                 }
                 Event::Text(e) if self.target != TextTarget::None => {
-                    let text = std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
+                    let text =
+                        std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
                     self.text.push_str(text);
                 }
                 Event::CData(e) if self.target != TextTarget::None => {
-                    let text = std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
+                    let text =
+                        std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
                     self.text.push_str(text);
                 }
                 Event::GeneralRef(e) if self.target != TextTarget::None => {
@@ -184,7 +202,10 @@ impl<'a> Parser<'a> {
             }
             b"measTypes" => self.begin_text(TextTarget::MeasTypes),
             b"measInfo" => {
-                self.info = MeasInfo { id: attr(e, b"measInfoId")?, ..MeasInfo::default() };
+                self.info = MeasInfo {
+                    id: attr(e, b"measInfoId")?,
+                    ..MeasInfo::default()
+                };
             }
             b"granPeriod" => {
                 let end = attr(e, b"endTime")?.ok_or("<granPeriod> without endTime")?;
@@ -227,11 +248,9 @@ impl<'a> Parser<'a> {
                 self.text = text;
                 stored?;
             }
-            (b"suspect", TextTarget::Suspect) => {
-                if self.text.trim().eq_ignore_ascii_case("true") {
-                    if let Some(CurrentRow { table, row }) = self.row {
-                        self.tables[table].1.mark_suspect(row);
-                    }
+            (b"suspect", TextTarget::Suspect) if self.text.trim().eq_ignore_ascii_case("true") => {
+                if let Some(CurrentRow { table, row }) = self.row {
+                    self.tables[table].1.mark_suspect(row);
                 }
             }
             (b"measType", TextTarget::MeasType(p)) => {
@@ -277,7 +296,9 @@ impl<'a> Parser<'a> {
             }
         };
         let period_start = end_us - i64::from(duration_s) * 1_000_000;
-        let row = self.tables[table].1.row(ne, &object, period_start, duration_s);
+        let row = self.tables[table]
+            .1
+            .row(ne, &object, period_start, duration_s);
         self.row = Some(CurrentRow { table, row });
         Ok(())
     }
@@ -304,7 +325,13 @@ impl<'a> Parser<'a> {
             }
         };
         let builder = &mut self.tables[table].1;
-        let max_p = self.info.types.iter().map(|(p, _)| *p as usize).max().unwrap_or(0);
+        let max_p = self
+            .info
+            .types
+            .iter()
+            .map(|(p, _)| *p as usize)
+            .max()
+            .unwrap_or(0);
         let mut columns = vec![None; max_p + 1];
         for (p, counter) in &self.info.types {
             columns[*p as usize] = Some(builder.column(counter));
@@ -322,7 +349,10 @@ impl<'a> Parser<'a> {
             None => None,
         };
         let column = column.ok_or_else(|| {
-            format!("value at position {p} has no matching measType in measInfo {}", self.info_label())
+            format!(
+                "value at position {p} has no matching measType in measInfo {}",
+                self.info_label()
+            )
         })?;
         self.tables[table].1.set(row, column, value);
         self.counter_values += 1;
@@ -330,7 +360,10 @@ impl<'a> Parser<'a> {
     }
 
     fn info_label(&self) -> String {
-        self.info.id.as_deref().map_or("(without measInfoId)".into(), |id| format!("{id:?}"))
+        self.info
+            .id
+            .as_deref()
+            .map_or("(without measInfoId)".into(), |id| format!("{id:?}"))
     }
 
     fn intern_ne(&mut self, name: String) -> u32 {
@@ -362,7 +395,10 @@ impl<'a> Parser<'a> {
                 })?;
             tables.push(TableBatch { table, batch });
         }
-        Ok(ParsedFile { tables, counter_values: self.counter_values })
+        Ok(ParsedFile {
+            tables,
+            counter_values: self.counter_values,
+        })
     }
 }
 

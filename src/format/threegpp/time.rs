@@ -9,7 +9,8 @@ use chrono::NaiveDateTime;
 pub fn parse_timestamp_us(text: &str) -> Option<i64> {
     let text = text.trim();
     let (local, rest) = (text.get(..19)?, &text[19..]);
-    let local = NaiveDateTime::parse_from_str(&local.replacen(' ', "T", 1), "%Y-%m-%dT%H:%M:%S").ok()?;
+    let local =
+        NaiveDateTime::parse_from_str(&local.replacen(' ', "T", 1), "%Y-%m-%dT%H:%M:%S").ok()?;
     let (fraction_us, offset) = split_fraction(rest)?;
     let offset_s = parse_offset_s(offset)?;
     let utc_us = local.and_utc().timestamp_micros() + fraction_us;
@@ -28,7 +29,11 @@ fn split_fraction(rest: &str) -> Option<(i64, &str)> {
     if digits.is_empty() {
         return None;
     }
-    let micros: String = digits.chars().chain(std::iter::repeat('0')).take(6).collect();
+    let micros: String = digits
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .collect();
     Some((micros.parse().ok()?, &digits_and_offset[end..]))
 }
 
@@ -56,7 +61,10 @@ pub fn parse_duration_s(text: &str) -> Option<i32> {
     let body = text.trim().strip_prefix('P')?;
     let (date, time) = body.split_once('T').unwrap_or((body, ""));
     let mut total: i64 = 0;
-    for (part, units) in [(date, &[('D', 86_400)][..]), (time, &[('H', 3600), ('M', 60), ('S', 1)][..])] {
+    for (part, units) in [
+        (date, &[('D', 86_400)][..]),
+        (time, &[('H', 3600), ('M', 60), ('S', 1)][..]),
+    ] {
         let mut number = String::new();
         for ch in part.chars() {
             if ch.is_ascii_digit() {
@@ -87,8 +95,14 @@ mod tests {
         assert_eq!(parse_timestamp_us("2000-03-01T14:00:00+02"), Some(T));
         assert_eq!(parse_timestamp_us("2000-03-01T12:00:00Z"), Some(T));
         assert_eq!(parse_timestamp_us("2000-03-01T12:00:00"), Some(T));
-        assert_eq!(parse_timestamp_us("2000-03-01T07:00:00.000-05:00:00"), Some(T));
-        assert_eq!(parse_timestamp_us("2000-03-01T12:00:00.5Z"), Some(T + 500_000));
+        assert_eq!(
+            parse_timestamp_us("2000-03-01T07:00:00.000-05:00:00"),
+            Some(T)
+        );
+        assert_eq!(
+            parse_timestamp_us("2000-03-01T12:00:00.5Z"),
+            Some(T + 500_000)
+        );
         assert_eq!(parse_timestamp_us("2000-03-01"), None);
         assert_eq!(parse_timestamp_us("2000-03-01T12:00:00+2"), None);
     }

@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests: run the real binary, stage files into
+//! temporary inboxes, parse files through the library, read cells.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use arrow::util::display::array_value_to_string;
+use pmflow::format::{self, FileContext, ParsedFile};
+
+/// The repository root (where `datasets/`, `sql/` and `plans/` are).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `pmflow` binary built for this test run, from the repository root.
+pub fn pmflow(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pmflow"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("pmflow runs")
+}
+
+/// Runs `pmflow` and returns its stdout, failing the test with stderr on error.
+pub fn pmflow_ok(args: &[&str]) -> String {
+    let output = pmflow(args);
+    assert!(
+        output.status.success(),
+        "pmflow {args:?} failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// `pmflow query --format csv` and the CSV lines after the header.
+pub fn query_csv(archive: &Path, sql: &str) -> Vec<String> {
+    let out = pmflow_ok(&[
+        "query",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ]);
+    out.lines().skip(1).map(str::to_string).collect()
+}
+
+/// Copies files into `dir` (created), returning their new paths.
+pub fn stage(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    files
+        .iter()
+        .map(|f| {
+            let to = dir.join(f.file_name().unwrap());
+            std::fs::copy(f, &to).unwrap();
+            to
+        })
+        .collect()
+}
+
+/// A dataset file by its path under `datasets/`.
+pub fn dataset(path: &str) -> PathBuf {
+    repo().join("datasets").join(path)
+}
+
+/// Parses a file through the library as the pipeline does.
+pub fn parse_file(path: &Path) -> Result<ParsedFile, String> {
+    let bytes = std::fs::read(path).unwrap();
+    parse_bytes(&path.file_name().unwrap().to_string_lossy(), &bytes)
+}
+
+/// Parses bytes as a file of the given name.
+pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
+    let content = format::decompress::decompress(bytes).map_err(|e| e.to_string())?;
+    let ctx = FileContext {
+        system: "test".into(),
+        file_name: name.into(),
+        file_id: format::file_id(&content),
+    };
+    format::threegpp::parse(&content, &ctx).map_err(|e| e.to_string())
+}
+
+/// Every value of `column` in `table` for rows whose object is `object`, as text
+/// (`""` for null), in row order.
+pub fn cells(parsed: &ParsedFile, table: &str, object: &str, column: &str) -> Vec<String> {
+    let batch = &parsed
+        .tables
+        .iter()
+        .find(|t| t.table == table)
+        .unwrap_or_else(|| panic!("no table {table}; tables: {:?}", table_names(parsed)))
+        .batch;
+    let objects = batch.column_by_name("object").unwrap();
+    let values = batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column} in {table}"));
+    (0..batch.num_rows())
+        .filter(|&row| array_value_to_string(objects, row).unwrap() == object)
+        .map(|row| {
+            if values.is_null(row) {
+                String::new()
+            } else {
+                array_value_to_string(values, row).unwrap()
+            }
+        })
+        .collect()
+}
+
+/// The one value of a cell; fails unless exactly one row matches.
+pub fn cell(parsed: &ParsedFile, table: &str, object: &str, column: &str) -> String {
+    let values = cells(parsed, table, object, column);
+    assert_eq!(values.len(), 1, "{table}/{object}/{column}: {values:?}");
+    values.into_iter().next().unwrap()
+}
+
+/// Table names of a parsed file.
+pub fn table_names(parsed: &ParsedFile) -> Vec<&str> {
+    parsed.tables.iter().map(|t| t.table.as_str()).collect()
+}

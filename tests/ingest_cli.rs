@@ -1,0 +1,343 @@
+//! `pmflow ingest` and `pmflow query` end to end, through the real binary, on real and
+//! generated files: completion into Done/ and Failed/, idempotency, schema evolution,
+//! SQL rules and exit codes.
+
+mod common;
+
+use std::path::Path;
+
+use common::{dataset, pmflow, pmflow_ok, query_csv, stage};
+
+fn ingest(inbox: &Path, archive: &Path, system: &str) -> String {
+    pmflow_ok(&[
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--archive",
+        archive.to_str().unwrap(),
+        "--system",
+        system,
+    ])
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn ingest_then_query_prints_the_files_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    stage(
+        &inbox,
+        &[dataset("conformance/A20181002.0000-1000-0015-1000_5G.xml")],
+    );
+    let stats = ingest(&inbox, &archive, "5ga");
+    assert!(stats.contains("files done"), "{stats}");
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(
+        names_in(&inbox.join("Done")),
+        ["A20181002.0000-1000-0015-1000_5G.xml"]
+    );
+    let rows = query_csv(
+        &archive,
+        "SELECT object, \"attTCHSeizures\", \"attTCHSeizures5\", suspect, date FROM utrancell ORDER BY object",
+    );
+    assert_eq!(
+        rows,
+        [
+            "\"RncFunction=RF-1,UtranCell=Gbg-997\",234,238,false,2000-03-01",
+            "\"RncFunction=RF-1,UtranCell=Gbg-998\",890,898,false,2000-03-01",
+            "\"RncFunction=RF-1,UtranCell=Gbg-999\",456,454,true,2000-03-01",
+        ]
+    );
+    let json = pmflow_ok(&[
+        "query",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--format",
+        "json",
+        "SELECT \"succTCHSeizures2\" AS v FROM enodebfunction",
+    ]);
+    assert_eq!(json.trim(), r#"[{"v":"86,87,2,6,77,96,75,33,24"}]"#);
+    // The archive layout of DESIGN.md.
+    let day = archive.join("system=5ga/table=utrancell/date=2000-03-01");
+    let files = names_in(&day);
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0].ends_with(".parquet") && files[0].len() == 16 + 8,
+        "{files:?}"
+    );
+}
+
+#[test]
+fn bad_files_are_quarantined_with_reasons_and_good_files_still_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    let good = stage(&inbox, &[dataset("conformance/C20190328.0000-0015.xml")]);
+    let xml = std::fs::read_to_string(&good[0]).unwrap();
+    std::fs::write(
+        inbox.join("malformed.xml"),
+        xml.replace("</measInfo>", "</measInf>"),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("empty.xml"), "").unwrap();
+    std::fs::write(
+        inbox.join("other.xml"),
+        "<?xml version=\"1.0\"?><config><a/></config>",
+    )
+    .unwrap();
+    let gz = std::fs::read(dataset(
+        "conformance/A20181002.0000-1000-0015-1000_5G.xml.gz",
+    ))
+    .unwrap();
+    std::fs::write(inbox.join("truncated.xml.gz"), &gz[..gz.len() / 2]).unwrap();
+
+    let stats = ingest(&inbox, &archive, "5ga");
+    assert!(
+        stats
+            .lines()
+            .any(|l| l.contains("files failed") && l.contains(" 4 ")),
+        "{stats}"
+    );
+    assert_eq!(names_in(&inbox), ["Done", "Failed"]);
+    assert_eq!(names_in(&inbox.join("Done")), ["C20190328.0000-0015.xml"]);
+    let failed = inbox.join("Failed");
+    assert_eq!(
+        names_in(&failed),
+        [
+            "empty.xml",
+            "empty.xml.reason",
+            "malformed.xml",
+            "malformed.xml.reason",
+            "other.xml",
+            "other.xml.reason",
+            "truncated.xml.gz",
+            "truncated.xml.gz.reason",
+        ]
+    );
+    let reason = |name: &str| std::fs::read_to_string(failed.join(name)).unwrap();
+    assert_eq!(reason("empty.xml.reason"), "empty.xml: empty file\n");
+    assert!(reason("malformed.xml.reason").contains(
+        "malformed.xml, line 18: malformed XML: ill-formed document: expected `</measInfo>`"
+    ));
+    assert!(reason("other.xml.reason").contains("root element is <config>"));
+    assert!(reason("truncated.xml.gz.reason").contains("truncated.xml.gz: cannot decompress"));
+    // The quarantined files are byte-identical to what arrived.
+    assert_eq!(std::fs::read(failed.join("empty.xml")).unwrap(), b"");
+    assert_eq!(
+        query_csv(&archive, "SELECT count(*) FROM measinfoid1"),
+        ["1"]
+    );
+
+    // Done/ and Failed/ are never rescanned.
+    let again = ingest(&inbox, &archive, "5ga");
+    assert!(
+        again
+            .lines()
+            .any(|l| l.contains("files scanned") && l.contains(" 0 ")),
+        "{again}"
+    );
+}
+
+#[test]
+fn ingesting_a_copy_of_an_ingested_file_leaves_the_archive_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    let file = dataset("5ga/A20220418.1900-1915_seliitdus00487.xml");
+    stage(&inbox, std::slice::from_ref(&file));
+    ingest(&inbox, &archive, "5ga");
+    let count = "SELECT count(*) FROM nrcelldu_gnbdu";
+    let before = query_csv(&archive, count);
+    assert_ne!(before, ["0"]);
+    // Same content under another name, and the same name again.
+    std::fs::copy(&file, inbox.join("copy-of-the-same-file.xml")).unwrap();
+    stage(&inbox, &[file]);
+    ingest(&inbox, &archive, "5ga");
+    assert_eq!(query_csv(&archive, count), before);
+    // Both arrivals are kept in Done/, the second under a suffixed name.
+    assert_eq!(
+        names_in(&inbox.join("Done")),
+        [
+            "A20220418.1900-1915_seliitdus00487.xml",
+            "A20220418.1900-1915_seliitdus00487.xml.1",
+            "copy-of-the-same-file.xml",
+        ]
+    );
+}
+
+#[test]
+fn a_new_counter_in_a_later_period_is_queryable_with_nulls_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
+    // 2 nodes x 4 periods: node 2 is upgraded from period 3 on, adding RRU.MaxLayerDlMimo.
+    pmflow_ok(&[
+        "gen",
+        "--out",
+        generated.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--nodes",
+        "2",
+        "--rops",
+        "4",
+    ]);
+    let (early, late) = (tmp.path().join("early"), tmp.path().join("late"));
+    for name in names_in(&generated) {
+        let target = if name.contains("0000+0000") || name.contains("0015+0000-") {
+            &early
+        } else {
+            &late
+        };
+        stage(target, &[generated.join(name)]);
+    }
+    ingest(&early, &archive, "5ga");
+    ingest(&late, &archive, "5ga");
+    let rows = query_csv(
+        &archive,
+        "SELECT ne, count(*), count(\"RRU.MaxLayerDlMimo\") FROM nrcelldu GROUP BY ne, period_start \
+         ORDER BY ne, period_start",
+    );
+    assert_eq!(
+        rows,
+        [
+            "gNB0001,12,0",
+            "gNB0001,12,0",
+            "gNB0001,12,0",
+            "gNB0001,12,0",
+            "gNB0002,12,0",
+            "gNB0002,12,0",
+            "gNB0002,12,12",
+            "gNB0002,12,12",
+        ]
+    );
+}
+
+#[test]
+fn rules_compute_kpis_and_are_views_over_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    pmflow_ok(&[
+        "gen",
+        "--out",
+        inbox.to_str().unwrap(),
+        "--system",
+        "5gc",
+        "--nodes",
+        "1",
+        "--rops",
+        "1",
+    ]);
+    let stats = ingest(&inbox, &archive, "5gc");
+    // 4 AMF + 4 SMF slices: one output row each from the two 5gc rules.
+    assert!(
+        stats
+            .lines()
+            .any(|l| l.contains("rule output rows") && l.contains(" 8 ")),
+        "{stats}"
+    );
+    // Every KPI equals succ/req computed here; a NIL counter gives a NULL KPI.
+    let rows = query_csv(
+        &archive,
+        "SELECT count(*), \
+                sum(CASE WHEN abs(r.reg_init_sr_pct - 100.0 * a.\"RM.RegInitSucc\" / a.\"RM.RegInitReq\") < 1e-9 \
+                         THEN 1 ELSE 0 END), \
+                sum(CASE WHEN r.reg_init_sr_pct IS NULL THEN 1 ELSE 0 END), \
+                sum(CASE WHEN a.\"RM.RegInitSucc\" IS NULL OR a.\"RM.RegInitReq\" IS NULL THEN 1 ELSE 0 END), \
+                min(r.reg_init_sr_pct) > 90 AND max(r.reg_init_sr_pct) <= 100 \
+         FROM amffunction a JOIN amf_registration_sr r USING (object, period_start)",
+    );
+    assert_eq!(rows, ["4,3,1,1,true"]);
+}
+
+#[test]
+fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = tmp.path().join("inbox");
+    stage(&inbox, &[dataset("conformance/C20190328.0000-0015.xml")]);
+    let inbox_arg = inbox.to_str().unwrap();
+    let output = pmflow(&[
+        "ingest",
+        inbox_arg,
+        "--archive",
+        "/tmp/x",
+        "--system",
+        "Bad/Name",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("system:"));
+    let output = pmflow(&["ingest", inbox_arg, "--sink", "mysql://u:p@127.0.0.1/db"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    // The archive's system folder is taken by a plain file: every write fails.
+    let archive = tmp.path().join("archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::write(archive.join("system=5ga"), "not a directory").unwrap();
+    let archive_arg = archive.to_str().unwrap();
+    let output = pmflow(&[
+        "ingest",
+        inbox_arg,
+        "--archive",
+        archive_arg,
+        "--system",
+        "5ga",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(names_in(&inbox), ["C20190328.0000-0015.xml"]);
+
+    // Once the sink works again, the next run completes the file exactly once.
+    std::fs::remove_file(archive.join("system=5ga")).unwrap();
+    ingest(&inbox, &archive, "5ga");
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(
+        query_csv(&archive, "SELECT count(*) FROM measinfoid2"),
+        ["1"]
+    );
+}
+
+#[test]
+fn explain_shows_rules_compiled_against_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    pmflow_ok(&[
+        "gen",
+        "--out",
+        inbox.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--nodes",
+        "1",
+        "--rops",
+        "1",
+    ]);
+    ingest(&inbox, &archive, "5ga");
+    let out = pmflow_ok(&[
+        "explain",
+        "--system",
+        "5ga",
+        "--archive",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("rule nr_dl_prb_utilisation (reads table nrcelldu)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Filter: NOT nrcelldu.suspect AND nrcelldu.RRU.PrbTotDl > Int64(0)")
+            || out.contains("Filter:"),
+        "{out}"
+    );
+    assert!(out.contains("TableScan: nrcelldu"), "{out}");
+}
