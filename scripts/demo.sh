@@ -17,12 +17,16 @@ for system in 4ga 5ga 5gc; do
   "$pmflow" ingest --plan "plans/$system.toml"
 done
 
-echo "== rows per table in demo/archive (top 10)"
+echo "== rows per system and table in demo/archive"
 "$pmflow" query --archive demo/archive \
-  "SELECT system, count(*) AS rows FROM nrcelldu GROUP BY system
-   UNION ALL SELECT system, count(*) FROM eutrancellfdd GROUP BY system
-   UNION ALL SELECT system, count(*) FROM amffunction GROUP BY system
-   ORDER BY system"
+  "SELECT table_name, count(*) AS columns FROM information_schema.columns
+   WHERE table_schema = 'public' AND table_name IN ('nrcelldu', 'eutrancellfdd', 'amffunction')
+   GROUP BY table_name ORDER BY table_name"
+"$pmflow" query --archive demo/archive \
+  "SELECT 'nrcelldu' AS table_name, system, count(*) AS rows FROM nrcelldu GROUP BY system
+   UNION ALL SELECT 'eutrancellfdd', system, count(*) FROM eutrancellfdd GROUP BY system
+   UNION ALL SELECT 'amffunction', system, count(*) FROM amffunction GROUP BY system
+   ORDER BY table_name, system"
 echo "== NR RRC setup success rate per node (rule sql/5ga/nr_rrc_setup_sr.sql)"
 "$pmflow" query --archive demo/archive \
   "SELECT ne, period_start, round(avg(rrc_setup_sr_pct), 2) AS rrc_setup_sr_pct

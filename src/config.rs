@@ -141,6 +141,17 @@ pub enum SinkSpec {
     Archive { url: String, required: bool },
 }
 
+impl std::fmt::Display for SinkSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkSpec::Archive { url, required } => {
+                let kind = if *required { "required" } else { "optional" };
+                write!(f, "parquet archive {url} ({kind})")
+            }
+        }
+    }
+}
+
 /// Concurrency of a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workers {

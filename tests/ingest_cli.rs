@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{dataset, pmflow, pmflow_ok, query_csv, stage};
+use common::{dataset, generate, pmflow, pmflow_ok, query_csv, stage};
 
 fn ingest(inbox: &Path, archive: &Path, system: &str) -> String {
     pmflow_ok(&[
@@ -178,17 +178,7 @@ fn a_new_counter_in_a_later_period_is_queryable_with_nulls_before() {
     let tmp = tempfile::tempdir().unwrap();
     let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
     // 2 nodes x 4 periods: node 2 is upgraded from period 3 on, adding RRU.MaxLayerDlMimo.
-    pmflow_ok(&[
-        "gen",
-        "--out",
-        generated.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--nodes",
-        "2",
-        "--rops",
-        "4",
-    ]);
+    generate(&generated, "5ga", 2, 4);
     let (early, late) = (tmp.path().join("early"), tmp.path().join("late"));
     for name in names_in(&generated) {
         let target = if name.contains("0000+0000") || name.contains("0015+0000-") {
@@ -224,17 +214,7 @@ fn a_new_counter_in_a_later_period_is_queryable_with_nulls_before() {
 fn rules_compute_kpis_and_are_views_over_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
-    pmflow_ok(&[
-        "gen",
-        "--out",
-        inbox.to_str().unwrap(),
-        "--system",
-        "5gc",
-        "--nodes",
-        "1",
-        "--rops",
-        "1",
-    ]);
+    generate(&inbox, "5gc", 1, 1);
     let stats = ingest(&inbox, &archive, "5gc");
     // 4 AMF + 4 SMF slices: one output row each from the two 5gc rules.
     assert!(
@@ -311,17 +291,7 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
 fn explain_shows_rules_compiled_against_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
-    pmflow_ok(&[
-        "gen",
-        "--out",
-        inbox.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--nodes",
-        "1",
-        "--rops",
-        "1",
-    ]);
+    generate(&inbox, "5ga", 1, 1);
     ingest(&inbox, &archive, "5ga");
     let out = pmflow_ok(&[
         "explain",

@@ -204,23 +204,6 @@ fn nokia_file_with_comments_two_periods_and_repeated_ids() {
 }
 
 #[test]
-fn ts_28532_measdatafile_reads_like_its_32435_twin() {
-    let parsed = parse_file(&dataset(
-        "conformance/PM202007171301+020024C202007171207+0200-1215+0200_45678.xml",
-    ))
-    .unwrap();
-    let cell_997 = "RncFunction=RF-1,UtranCell=Gbg-997";
-    assert_eq!(
-        cell(&parsed, "utrancell", cell_997, "attTCHSeizures"),
-        "234"
-    );
-    assert_eq!(
-        cell(&parsed, "utrancell", cell_997, "ne"),
-        "SubNetwork=CountryNN,MeContext=MEC-Gbg-1,ManagedElement=RNC-Gbg-1"
-    );
-}
-
-#[test]
 fn times_without_offset_and_empty_object() {
     let parsed = parse_file(&dataset("conformance/bodastage-measdatacollection__pm.xml")).unwrap();
     assert_eq!(table_names(&parsed), ["measinfo"]);

@@ -39,7 +39,7 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
         None => println!("source:  (none)"),
     }
     for sink in &plan.sinks {
-        println!("sink:    {sink:?}");
+        println!("sink:    {sink}");
     }
     let w = plan.workers;
     println!(

@@ -25,6 +25,9 @@ pub struct GenArgs {
     /// Number of 15-minute periods per element.
     #[arg(long, default_value_t = 4)]
     rops: usize,
+    /// Objects (cells, slices) per node, as a multiple of a small node's.
+    #[arg(long, default_value_t = 1)]
+    scale: usize,
     /// Random seed: the same seed gives the same files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -42,6 +45,7 @@ pub fn run(args: GenArgs) -> Result<(), Failure> {
         system: args.system,
         nodes: args.nodes,
         rops: args.rops,
+        scale: args.scale,
         seed: args.seed,
         gzip: args.gzip,
         start: args.start.unwrap_or_else(default_start),

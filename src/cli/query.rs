@@ -90,7 +90,8 @@ fn print(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<()> {
 /// Runs the command.
 pub async fn run(args: QueryArgs) -> Result<(), Failure> {
     let archive = Archive::open(&args.archive).map_err(|e| Failure::Usage(e.into()))?;
-    let ctx = SessionContext::new_with_config(rules::session_config());
+    let ctx =
+        SessionContext::new_with_config(rules::session_config().with_information_schema(true));
     archive
         .register_tables(&ctx)
         .await

@@ -32,25 +32,27 @@ pub enum Value<'a> {
     Text(&'a str),
 }
 
-/// Classifies the raw text of one counter value.
-pub fn classify(raw: &str) -> Value<'_> {
-    let text = raw.trim();
-    if text.is_empty() || text.eq_ignore_ascii_case("NIL") {
-        return Value::Null;
+/// Classifies the raw bytes of one counter value. Integers, the common case, are read
+/// straight from the bytes; only other values are checked as UTF-8.
+pub fn classify(raw: &[u8]) -> Result<Value<'_>, std::str::Utf8Error> {
+    let bytes = raw.trim_ascii();
+    if bytes.is_empty() || bytes.eq_ignore_ascii_case(b"NIL") {
+        return Ok(Value::Null);
     }
-    if let Some(int) = parse_int(text.as_bytes()) {
-        return Value::Int(int);
+    if let Some(int) = parse_int(bytes) {
+        return Ok(Value::Int(int));
     }
+    let text = std::str::from_utf8(bytes)?;
     // Only plain decimal notation counts as a number: `inf`/`NaN` stay text.
-    if text
-        .bytes()
+    if bytes
+        .iter()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
     {
         if let Ok(float) = text.parse::<f64>() {
-            return Value::Float(float);
+            return Ok(Value::Float(float));
         }
     }
-    Value::Text(text)
+    Ok(Value::Text(text))
 }
 
 /// Fast path for the common case of a plain decimal integer.
@@ -74,12 +76,25 @@ fn parse_int(bytes: &[u8]) -> Option<i64> {
     Some(if negative { -value } else { value })
 }
 
-/// The values of one counter column, in the narrowest type seen so far.
+/// The values of one counter column, in the narrowest type seen so far. Text values
+/// live in one buffer per column (no allocation per value), addressed by span.
 #[derive(Debug)]
 enum ColumnData {
     Int(Vec<i64>),
     Float(Vec<f64>),
-    Text(Vec<Option<String>>),
+    Text {
+        buffer: String,
+        spans: Vec<(u32, u32)>,
+    },
+}
+
+impl ColumnData {
+    fn set_text(&mut self, row: usize, text: &str) {
+        if let ColumnData::Text { buffer, spans } = self {
+            spans[row] = (buffer.len() as u32, text.len() as u32);
+            buffer.push_str(text);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -110,7 +125,7 @@ impl CounterColumn {
         match &mut self.data {
             ColumnData::Int(v) => v.resize(len, 0),
             ColumnData::Float(v) => v.resize(len, 0.0),
-            ColumnData::Text(v) => v.resize(len, None),
+            ColumnData::Text { spans, .. } => spans.resize(len, (0, 0)),
         }
         self.valid.append_n(missing, false);
     }
@@ -122,13 +137,21 @@ impl CounterColumn {
     }
 
     fn widen_to_text(&mut self) {
-        let valid = &self.valid;
-        let texts = match &self.data {
-            ColumnData::Text(_) => return,
-            ColumnData::Int(v) => to_texts(v, valid),
-            ColumnData::Float(v) => to_texts(v, valid),
+        let texts: Vec<Option<String>> = match &self.data {
+            ColumnData::Text { .. } => return,
+            ColumnData::Int(v) => to_texts(v, &self.valid),
+            ColumnData::Float(v) => to_texts(v, &self.valid),
         };
-        self.data = ColumnData::Text(texts);
+        let spans = vec![(0, 0); texts.len()];
+        self.data = ColumnData::Text {
+            buffer: String::new(),
+            spans,
+        };
+        for (row, text) in texts.iter().enumerate() {
+            if let Some(text) = text {
+                self.data.set_text(row, text);
+            }
+        }
     }
 
     fn set(&mut self, row: usize, value: Value<'_>) {
@@ -138,21 +161,18 @@ impl CounterColumn {
             Value::Int(int) => match &mut self.data {
                 ColumnData::Int(v) => v[row] = int,
                 ColumnData::Float(v) => v[row] = int as f64,
-                ColumnData::Text(v) => v[row] = Some(int.to_string()),
+                text => text.set_text(row, &int.to_string()),
             },
             Value::Float(float) => {
                 self.widen_to_float();
                 match &mut self.data {
                     ColumnData::Float(v) => v[row] = float,
-                    ColumnData::Text(v) => v[row] = Some(float.to_string()),
-                    ColumnData::Int(_) => unreachable!("widened above"),
+                    other => other.set_text(row, &float.to_string()),
                 }
             }
             Value::Text(text) => {
                 self.widen_to_text();
-                if let ColumnData::Text(v) = &mut self.data {
-                    v[row] = Some(text.to_string());
-                }
+                self.data.set_text(row, text);
             }
         }
         self.valid.set_bit(row, true);
@@ -167,7 +187,15 @@ impl CounterColumn {
                 DataType::Float64,
                 Arc::new(Float64Array::new(v.into(), nulls)),
             ),
-            ColumnData::Text(v) => (DataType::Utf8, Arc::new(StringArray::from(v))),
+            ColumnData::Text { buffer, spans } => {
+                let valid = nulls.as_ref().expect("validity is always built");
+                let values = spans.iter().enumerate().map(|(row, &(start, len))| {
+                    valid
+                        .is_valid(row)
+                        .then(|| &buffer[start as usize..(start + len) as usize])
+                });
+                (DataType::Utf8, Arc::new(values.collect::<StringArray>()))
+            }
         };
         (Field::new(self.name, data_type, true), array)
     }
@@ -181,13 +209,15 @@ fn to_texts<T: ToString>(values: &[T], valid: &BooleanBufferBuilder) -> Vec<Opti
         .collect()
 }
 
-/// Key of a row within a table: node index, object, period start (µs).
-type RowKey = (u32, Box<str>, i64);
+/// Key of a row within a table: node index, object index, period start (µs).
+type RowKey = (u32, u32, i64);
 
 /// Builder of one measurement table of one file.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
+    object_index: HashMap<Box<str>, u32>,
     row_of_key: HashMap<RowKey, u32>,
+    object: Vec<u32>,
     ne: Vec<u32>,
     period_start: Vec<i64>,
     granularity_s: Vec<i32>,
@@ -211,13 +241,22 @@ impl TableBuilder {
 
     /// Index of the row for a key, created on first sight (merging repeated keys).
     pub fn row(&mut self, ne: u32, object: &str, period_start: i64, granularity_s: i32) -> usize {
+        let object = match self.object_index.get(object) {
+            Some(&index) => index,
+            None => {
+                let index = self.object_index.len() as u32;
+                self.object_index.insert(object.into(), index);
+                index
+            }
+        };
         let next = self.ne.len() as u32;
         let row = *self
             .row_of_key
-            .entry((ne, object.into(), period_start))
+            .entry((ne, object, period_start))
             .or_insert(next);
         if row == next {
             self.ne.push(ne);
+            self.object.push(object);
             self.period_start.push(period_start);
             self.granularity_s.push(granularity_s);
             self.suspect.push(false);
@@ -248,10 +287,15 @@ impl TableBuilder {
         ne_names: &[String],
     ) -> Result<RecordBatch, ArrowError> {
         let rows = self.num_rows();
-        let mut objects: Vec<&str> = vec![""; rows];
-        for ((_, object, _), &row) in &self.row_of_key {
-            objects[row as usize] = object;
+        let mut object_names: Vec<&str> = vec![""; self.object_index.len()];
+        for (name, &index) in &self.object_index {
+            object_names[index as usize] = name;
         }
+        let objects: Vec<&str> = self
+            .object
+            .iter()
+            .map(|&i| object_names[i as usize])
+            .collect();
         let mut fields = schema::key_fields();
         let mut arrays: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![system; rows])),
@@ -281,6 +325,8 @@ mod tests {
 
     #[test]
     fn classify_covers_every_kind_of_value() {
+        assert!(classify(b"\xff,\xfe").is_err());
+        let classify = |raw: &'static str| classify(raw.as_bytes()).unwrap();
         assert_eq!(classify(" 42 "), Value::Int(42));
         assert_eq!(
             classify("9007199254740993"),

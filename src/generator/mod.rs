@@ -60,6 +60,9 @@ pub struct GenOptions {
     pub nodes: usize,
     /// Number of 15-minute reporting periods per node.
     pub rops: usize,
+    /// Multiplies the objects (cells, slices) per node: 1 is a small node, 8 a large
+    /// one with a hundred cells.
+    pub scale: usize,
     /// Random seed.
     pub seed: u64,
     /// Write `.xml.gz` instead of `.xml`.
@@ -129,7 +132,7 @@ pub fn render(options: &GenOptions, node: usize, rop: usize) -> String {
                 let _ = writeln!(xml, "<measType p=\"{}\">{}</measType>", p + 1, counter.name);
             }
         }
-        for i in 1..=group.objects {
+        for i in 1..=group.objects * options.scale.max(1) {
             let object = group
                 .object
                 .replace("{ne}", &ne)

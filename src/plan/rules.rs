@@ -315,3 +315,66 @@ impl RuleSet {
         Ok(outputs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::builder::{TableBuilder, Value};
+    use arrow::array::Array;
+    use arrow::datatypes::Float64Type;
+
+    /// Three cells: 90/100 attempts, 0/0 attempts, and a suspect 5/10.
+    fn cells() -> RecordBatch {
+        let mut builder = TableBuilder::default();
+        let (att, succ) = (builder.column("Att"), builder.column("Succ"));
+        for (i, (a, s)) in [(100, 90), (0, 0), (10, 5)].into_iter().enumerate() {
+            let row = builder.row(0, &format!("cell={i}"), 0, 900);
+            builder.set(row, att, Value::Int(a));
+            builder.set(row, succ, Value::Int(s));
+        }
+        builder.mark_suspect(2);
+        builder.finish("5ga", "f", &["ne".to_string()]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn kpi_and_filter_rules_compile_once_and_evaluate_per_batch() {
+        let sql = "SELECT object, 100.0 * Succ / NULLIF(Att, 0) AS sr FROM cells WHERE NOT suspect";
+        let rules = RuleSet::new(vec![Rule::new("sr", sql).unwrap()]);
+        assert_eq!(rules.rules()[0].table, "cells");
+        let batch = cells();
+        let outputs = rules.apply("cells", &batch).await.unwrap();
+        let (name, output) = &outputs[0];
+        assert_eq!(name, "sr");
+        assert_eq!(output.num_rows(), 2);
+        let sr = output
+            .column_by_name("sr")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        assert_eq!(sr.value(0), 90.0);
+        assert!(sr.is_null(1));
+        // The same schema reuses the compiled rule; other tables are untouched.
+        rules.apply("cells", &batch).await.unwrap();
+        assert_eq!(rules.compiled.lock().unwrap().len(), 1);
+        assert!(rules.apply("other", &batch).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn aggregates_and_multi_table_rules_are_refused_by_name() {
+        let batch = cells();
+        let rule = Rule::new("total", "SELECT sum(Att) FROM cells").unwrap();
+        let error = CompiledRule::compile(&rule, batch.schema())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("rule total: only row-wise SELECT"),
+            "{error}"
+        );
+        let error = Rule::new("join", "SELECT * FROM a JOIN b USING (object)").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("reads exactly one measurement table, this one reads 2")
+        );
+    }
+}

@@ -47,6 +47,15 @@ pub fn query_csv(archive: &Path, sql: &str) -> Vec<String> {
     out.lines().skip(1).map(str::to_string).collect()
 }
 
+/// `pmflow gen` of `nodes` x `rops` files of a system into `out`.
+pub fn generate(out: &Path, system: &str, nodes: u32, rops: u32) {
+    let (nodes, rops) = (nodes.to_string(), rops.to_string());
+    let out = out.to_str().unwrap();
+    pmflow_ok(&[
+        "gen", "--out", out, "--system", system, "--nodes", &nodes, "--rops", &rops,
+    ]);
+}
+
 /// Copies files into `dir` (created), returning their new paths.
 pub fn stage(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();

@@ -90,7 +90,7 @@ struct Parser<'a> {
     info: MeasInfo,
     row: Option<CurrentRow>,
     target: TextTarget,
-    text: String,
+    text: Vec<u8>,
     counter_values: u64,
 }
 
@@ -113,7 +113,7 @@ impl<'a> Parser<'a> {
             info: MeasInfo::default(),
             row: None,
             target: TextTarget::None,
-            text: String::new(),
+            text: Vec::new(),
             counter_values: 0,
         }
     }
@@ -148,17 +148,14 @@ impl<'a> Parser<'a> {
                     self.end(e.local_name().as_ref())?;
                 }
                 Event::Text(e) if self.target != TextTarget::None => {
-                    let text =
-                        std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
-                    self.text.push_str(text);
+                    self.text.extend_from_slice(&e)
                 }
                 Event::CData(e) if self.target != TextTarget::None => {
-                    let text =
-                        std::str::from_utf8(&e).map_err(|e| format!("invalid UTF-8: {e}"))?;
-                    self.text.push_str(text);
+                    self.text.extend_from_slice(&e)
                 }
                 Event::GeneralRef(e) if self.target != TextTarget::None => {
-                    self.text.push_str(&resolve_reference(&e)?);
+                    self.text
+                        .extend_from_slice(resolve_reference(&e)?.as_bytes());
                 }
                 Event::Eof => break,
                 _ => {}
@@ -189,17 +186,11 @@ impl<'a> Parser<'a> {
             };
         }
         match name {
-            b"r" => {
-                let p = attr(e, b"p")?.ok_or("<r> without p attribute")?;
-                self.begin_text(TextTarget::R(parse_position(&p)?));
-            }
+            b"r" => self.begin_text(TextTarget::R(position(e, "<r>")?)),
             b"measValue" => self.begin_meas_value(e)?,
             b"measResults" => self.begin_text(TextTarget::MeasResults),
             b"suspect" => self.begin_text(TextTarget::Suspect),
-            b"measType" => {
-                let p = attr(e, b"p")?.ok_or("<measType> without p attribute")?;
-                self.begin_text(TextTarget::MeasType(parse_position(&p)?));
-            }
+            b"measType" => self.begin_text(TextTarget::MeasType(position(e, "<measType>")?)),
             b"measTypes" => self.begin_text(TextTarget::MeasTypes),
             b"measInfo" => {
                 self.info = MeasInfo {
@@ -235,26 +226,34 @@ impl<'a> Parser<'a> {
         match (name, self.target) {
             (b"r", TextTarget::R(p)) => {
                 let text = std::mem::take(&mut self.text);
-                let stored = self.store(p, classify(&text));
+                let stored = classify(&text)
+                    .map_err(invalid_utf8)
+                    .and_then(|v| self.store(p, v));
                 self.text = text;
                 stored?;
             }
             (b"measResults", TextTarget::MeasResults) => {
                 let text = std::mem::take(&mut self.text);
                 let stored = text
-                    .split_ascii_whitespace()
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|token| !token.is_empty())
                     .enumerate()
-                    .try_for_each(|(i, token)| self.store(i as u32 + 1, classify(token)));
+                    .try_for_each(|(i, token)| {
+                        let value = classify(token).map_err(invalid_utf8)?;
+                        self.store(i as u32 + 1, value)
+                    });
                 self.text = text;
                 stored?;
             }
-            (b"suspect", TextTarget::Suspect) if self.text.trim().eq_ignore_ascii_case("true") => {
+            (b"suspect", TextTarget::Suspect)
+                if self.text.trim_ascii().eq_ignore_ascii_case(b"true") =>
+            {
                 if let Some(CurrentRow { table, row }) = self.row {
                     self.tables[table].1.mark_suspect(row);
                 }
             }
             (b"measType", TextTarget::MeasType(p)) => {
-                let counter = self.text.trim().to_string();
+                let counter = self.text_str()?.trim().to_string();
                 if counter.is_empty() {
                     return Err(format!("empty <measType p=\"{p}\">"));
                 }
@@ -262,8 +261,15 @@ impl<'a> Parser<'a> {
             }
             (b"measTypes", TextTarget::MeasTypes) => {
                 let start = self.info.types.len() as u32;
-                let names = self.text.split_ascii_whitespace().map(str::to_string);
-                let numbered = names.enumerate().map(|(i, n)| (start + i as u32 + 1, n));
+                let names: Vec<String> = self
+                    .text_str()?
+                    .split_ascii_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                let numbered = names
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, n)| (start + i as u32 + 1, n));
                 self.info.types.extend(numbered);
             }
             (b"measValue", _) => self.row = None,
@@ -272,6 +278,10 @@ impl<'a> Parser<'a> {
         }
         self.target = TextTarget::None;
         Ok(())
+    }
+
+    fn text_str(&self) -> Result<&str, String> {
+        std::str::from_utf8(&self.text).map_err(invalid_utf8)
     }
 
     fn begin_text(&mut self, target: TextTarget) {
@@ -404,16 +414,13 @@ impl<'a> Parser<'a> {
 
 /// Value of an attribute by local name, unescaped and trimmed.
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, String> {
-    for attribute in e.attributes().with_checks(false) {
-        let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
-        if attribute.key.local_name().as_ref() == name {
-            let value = attribute
-                .unescape_value()
-                .map_err(|e| format!("malformed attribute value: {e}"))?;
-            return Ok(Some(value.trim().to_string()));
-        }
-    }
-    Ok(None)
+    let Some(raw) = find_attribute(e, name)? else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(&raw).map_err(invalid_utf8)?;
+    let value =
+        quick_xml::escape::unescape(text).map_err(|e| format!("malformed attribute value: {e}"))?;
+    Ok(Some(value.trim().to_string()))
 }
 
 /// The first of several attributes that is present and not empty.
@@ -426,11 +433,47 @@ fn first_non_empty(e: &BytesStart<'_>, names: &[&[u8]]) -> Result<Option<String>
     Ok(None)
 }
 
-fn parse_position(p: &str) -> Result<u32, String> {
-    p.parse::<u32>()
+fn invalid_utf8(error: std::str::Utf8Error) -> String {
+    format!("invalid UTF-8: {error}")
+}
+
+/// The `p` attribute of `<r>` and `<measType>`. This runs once per counter value, the
+/// parser's hottest path, so the usual lone `p="N"` is read straight from the raw
+/// attribute bytes; anything else goes through the attribute parser.
+fn position(e: &BytesStart<'_>, element: &str) -> Result<u32, String> {
+    let raw = e.attributes_raw().trim_ascii();
+    let lone = raw
+        .strip_prefix(b"p=\"")
+        .and_then(|rest| rest.strip_suffix(b"\""))
+        .filter(|digits| digits.iter().all(u8::is_ascii_digit));
+    let digits = match lone {
+        Some(digits) => std::borrow::Cow::Borrowed(digits),
+        None => find_attribute(e, b"p")?.ok_or_else(|| format!("{element} without p attribute"))?,
+    };
+    let digits = digits.trim_ascii();
+    let p = std::str::from_utf8(digits)
         .ok()
-        .filter(|p| (1..=1_000_000).contains(p))
-        .ok_or_else(|| format!("invalid position p={p:?}"))
+        .and_then(|d| d.parse::<u32>().ok());
+    p.filter(|p| (1..=1_000_000).contains(p)).ok_or_else(|| {
+        format!(
+            "{element} has an invalid position p={:?}",
+            String::from_utf8_lossy(digits)
+        )
+    })
+}
+
+/// Raw value of an attribute by local name.
+fn find_attribute<'e>(
+    e: &'e BytesStart<'_>,
+    name: &[u8],
+) -> Result<Option<std::borrow::Cow<'e, [u8]>>, String> {
+    for attribute in e.attributes().with_checks(false) {
+        let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
+        if attribute.key.local_name().as_ref() == name {
+            return Ok(Some(attribute.value));
+        }
+    }
+    Ok(None)
 }
 
 /// Expands a character reference or one of the five predefined entities; any other
