@@ -5,7 +5,6 @@
 //! widens in place to Float64 or Utf8 when a value needs it, so integers stay exact
 //! and no value is ever re-parsed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -16,6 +15,7 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use foldhash::HashMap;
 
 use crate::schema;
 

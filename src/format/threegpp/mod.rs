@@ -10,8 +10,7 @@
 mod filename;
 mod time;
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
@@ -109,7 +108,7 @@ impl<'a> Parser<'a> {
             ne_names: Vec::new(),
             current_ne: None,
             tables: Vec::new(),
-            table_index: HashMap::new(),
+            table_index: HashMap::default(),
             info: MeasInfo::default(),
             row: None,
             target: TextTarget::None,
@@ -290,12 +289,16 @@ impl<'a> Parser<'a> {
     }
 
     fn begin_meas_value(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
-        let object = attr(e, b"measObjLdn")?.unwrap_or_default();
+        // Borrowed, not allocated: this runs once per row.
+        let raw = find_attribute(e, b"measObjLdn")?.unwrap_or_default();
+        let object = quick_xml::escape::unescape(std::str::from_utf8(&raw).map_err(invalid_utf8)?)
+            .map_err(|e| format!("malformed measObjLdn: {e}"))?;
+        let object = object.trim();
         let (end_us, duration_s) = self
             .info
             .period
             .ok_or("<measValue> before the <granPeriod> of its measInfo")?;
-        let table = self.resolve_table(&object);
+        let table = self.resolve_table(object);
         let ne = match self.current_ne {
             Some(ne) => ne,
             None => {
