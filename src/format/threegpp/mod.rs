@@ -311,7 +311,7 @@ impl<'a> Parser<'a> {
         let period_start = end_us - i64::from(duration_s) * 1_000_000;
         let row = self.tables[table]
             .1
-            .row(ne, &object, period_start, duration_s);
+            .row(ne, object, period_start, duration_s);
         self.row = Some(CurrentRow { table, row });
         Ok(())
     }
