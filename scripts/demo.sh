@@ -17,7 +17,7 @@ for system in 4ga 5ga 5gc; do
   "$pmflow" ingest --plan "plans/$system.toml"
 done
 
-echo "== rows per system and table in demo/archive"
+echo "== columns and rows per table in demo/archive"
 "$pmflow" query --archive demo/archive \
   "SELECT table_name, count(*) AS columns FROM information_schema.columns
    WHERE table_schema = 'public' AND table_name IN ('nrcelldu', 'eutrancellfdd', 'amffunction')
