@@ -8,13 +8,14 @@ use pmflow::generator::{GenOptions, GenSystem, default_start, render};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-/// 40 gNodeBs x 4 periods of generated 5ga XML (about 2.5 MB).
+/// 10 large gNodeBs (96 cells each, ~110 KB per file, like real ones) x 4 periods of
+/// generated 5ga XML: about 4.5 MB.
 fn corpus() -> Vec<String> {
     let options = GenOptions {
         system: GenSystem::Nr,
-        nodes: 40,
+        nodes: 10,
         rops: 4,
-        scale: 1,
+        scale: 8,
         seed: 1,
         gzip: false,
         start: default_start(),

@@ -136,10 +136,10 @@ impl<'a> Parser<'a> {
             {
                 Event::Start(e) => {
                     self.depth += 1;
-                    self.start(&e, false)?;
+                    self.start(&e)?;
                 }
                 Event::Empty(e) => {
-                    self.start(&e, true)?;
+                    self.start(&e)?;
                     self.end(e.local_name().as_ref())?;
                 }
                 Event::End(e) => {
@@ -169,7 +169,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn start(&mut self, e: &BytesStart<'_>, _empty: bool) -> Result<(), String> {
+    fn start(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
         let name = e.local_name();
         let name = name.as_ref();
         if !self.root_seen {
@@ -447,16 +447,19 @@ fn position(e: &BytesStart<'_>, element: &str) -> Result<u32, String> {
     let raw = e.attributes_raw().trim_ascii();
     let lone = raw
         .strip_prefix(b"p=\"")
-        .and_then(|rest| rest.strip_suffix(b"\""))
-        .filter(|digits| digits.iter().all(u8::is_ascii_digit));
+        .and_then(|rest| rest.strip_suffix(b"\""));
     let digits = match lone {
         Some(digits) => std::borrow::Cow::Borrowed(digits),
         None => find_attribute(e, b"p")?.ok_or_else(|| format!("{element} without p attribute"))?,
     };
     let digits = digits.trim_ascii();
-    let p = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|d| d.parse::<u32>().ok());
+    let is_number =
+        !digits.is_empty() && digits.len() <= 7 && digits.iter().all(u8::is_ascii_digit);
+    let p = is_number.then(|| {
+        digits
+            .iter()
+            .fold(0u32, |p, d| p * 10 + u32::from(d - b'0'))
+    });
     p.filter(|p| (1..=1_000_000).contains(p)).ok_or_else(|| {
         format!(
             "{element} has an invalid position p={:?}",
