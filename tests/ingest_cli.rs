@@ -305,9 +305,50 @@ fn explain_shows_rules_compiled_against_the_archive() {
         "{out}"
     );
     assert!(
-        out.contains("Filter: NOT nrcelldu.suspect AND nrcelldu.RRU.PrbTotDl > Int64(0)")
-            || out.contains("Filter:"),
+        out.contains("  Filter: NOT nrcelldu.suspect AND nrcelldu.RRU.PrbTotDl > Int64(0)\n"),
         "{out}"
     );
     assert!(out.contains("TableScan: nrcelldu"), "{out}");
+}
+
+/// A one-counter file of node `ne1` for the period ending at `end` (UTC).
+fn one_counter_file(end: &str, value: &str) -> String {
+    format!(
+        "<measCollecFile><measData><managedElement localDn=\"ne1\"/>\
+         <measInfo measInfoId=\"Cells\"><granPeriod duration=\"PT900S\" endTime=\"{end}\"/>\
+         <measType p=\"1\">load</measType>\
+         <measValue measObjLdn=\"Cell=1\"><r p=\"1\">{value}</r></measValue>\
+         </measInfo></measData></measCollecFile>"
+    )
+}
+
+#[test]
+fn a_counter_widening_from_integer_to_decimal_reads_as_double_across_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(
+        inbox.join("a.xml"),
+        one_counter_file("2024-01-01T00:15:00Z", "9007199254740993"),
+    )
+    .unwrap();
+    ingest(&inbox, &archive, "5ga");
+    std::fs::write(
+        inbox.join("b.xml"),
+        one_counter_file("2024-01-01T00:30:00Z", "2.5"),
+    )
+    .unwrap();
+    ingest(&inbox, &archive, "5ga");
+    // Two Parquet files, Int64 then Float64: read back as one DOUBLE column.
+    let rows = query_csv(
+        &archive,
+        "SELECT period_start, arrow_typeof(load), load FROM cells ORDER BY period_start",
+    );
+    assert_eq!(
+        rows,
+        [
+            "2024-01-01T00:00:00Z,Float64,9007199254740992.0",
+            "2024-01-01T00:15:00Z,Float64,2.5",
+        ]
+    );
 }
