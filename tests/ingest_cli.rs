@@ -256,6 +256,15 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     let output = pmflow(&["ingest", inbox_arg, "--sink", "mysql://u:p@127.0.0.1/db"]);
     assert_eq!(output.status.code(), Some(2));
 
+    let missing = tmp.path().join("missing");
+    let output = pmflow(&["ingest", missing.to_str().unwrap(), "--archive", "/tmp/x"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("missing: cannot list: No such file or directory"),
+        "{stderr}"
+    );
+
     // The archive's system folder is taken by a plain file: every write fails.
     let archive = tmp.path().join("archive");
     std::fs::create_dir_all(&archive).unwrap();

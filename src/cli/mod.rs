@@ -84,7 +84,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(error)) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", render(&error));
             ExitCode::from(2)
         }
         Err(Failure::Held(files)) => {
@@ -94,8 +94,24 @@ pub fn main() -> ExitCode {
             ExitCode::from(3)
         }
         Err(Failure::Runtime(error)) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", render(&error));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes on one line, without repeating a cause that an outer
+/// message already quotes (DataFusion's errors embed their sources).
+fn render(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }

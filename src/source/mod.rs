@@ -39,7 +39,7 @@ pub enum Completion {
 
 /// A source failed to list, fetch or complete.
 #[derive(Debug, thiserror::Error)]
-#[error("{source_name}: {action} {file}: {error}")]
+#[error("{source_name}: cannot {action}{}: {error}", if file.is_empty() { String::new() } else { format!(" {file}") })]
 pub struct SourceError {
     /// The source, described without secrets.
     pub source_name: String,
