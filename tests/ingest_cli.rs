@@ -243,11 +243,13 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     let inbox = tmp.path().join("inbox");
     stage(&inbox, &[dataset("conformance/C20190328.0000-0015.xml")]);
     let inbox_arg = inbox.to_str().unwrap();
+    let unused_archive = tmp.path().join("unused-archive");
+    let unused_archive = unused_archive.to_str().unwrap();
     let output = pmflow(&[
         "ingest",
         inbox_arg,
         "--archive",
-        "/tmp/x",
+        unused_archive,
         "--system",
         "Bad/Name",
     ]);
@@ -257,7 +259,12 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     assert_eq!(output.status.code(), Some(2));
 
     let missing = tmp.path().join("missing");
-    let output = pmflow(&["ingest", missing.to_str().unwrap(), "--archive", "/tmp/x"]);
+    let output = pmflow(&[
+        "ingest",
+        missing.to_str().unwrap(),
+        "--archive",
+        unused_archive,
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
