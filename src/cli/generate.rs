@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use pmflow::generator::{GenOptions, GenSystem, default_start, generate};
 
 use super::Failure;
@@ -50,10 +49,7 @@ pub fn run(args: GenArgs) -> Result<(), Failure> {
         gzip: args.gzip,
         start: args.start.unwrap_or_else(default_start),
     };
-    let bar = ProgressBar::new((args.nodes * args.rops) as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} files · {msg} · {eta}")
-            .expect("valid template"),
-    );
+    let bar = super::file_progress_bar((args.nodes * args.rops) as u64);
     let mut bytes = 0u64;
     let files = generate(&args.out, &options, |written| {
         bytes += written;

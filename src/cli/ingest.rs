@@ -1,11 +1,12 @@
 //! `pmflow ingest`: one cycle over an inbox, then exit.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use clap::Args;
 use pmflow::config::{Overrides, SystemPlan};
-use pmflow::pipeline::{BuildError, Pipeline};
+use pmflow::pipeline::{BuildError, Pipeline, Progress};
 
 use super::Failure;
 
@@ -42,7 +43,22 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
         BuildError::Config(e) => Failure::Usage(e.into()),
         other => Failure::Runtime(other.into()),
     })?;
-    let stats = pipeline.run_cycle().await.context("cycle failed")?;
+    let bar = super::file_progress_bar(0);
+    let bytes = AtomicU64::new(0);
+    let progress = |event: Progress<'_>| match event {
+        Progress::Listed(files) => bar.set_length(files),
+        Progress::Finished(report) => {
+            let total =
+                bytes.fetch_add(report.content_bytes, Ordering::Relaxed) + report.content_bytes;
+            bar.set_message(format!("{:.1} MB", total as f64 / 1e6));
+            bar.inc(1);
+        }
+    };
+    let stats = pipeline
+        .run_cycle(&progress)
+        .await
+        .context("cycle failed")?;
+    bar.finish_and_clear();
     println!("{}", stats.render());
     if stats.completed() {
         Ok(())

@@ -100,6 +100,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A progress bar over files with a message (MB so far) and an ETA. Drawn on stderr
+/// only when it is a terminal, so logs and CI output stay clean.
+fn file_progress_bar(files: u64) -> indicatif::ProgressBar {
+    let style =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files · {msg} · {eta}")
+            .expect("valid template");
+    indicatif::ProgressBar::new(files).with_style(style)
+}
+
 /// An error and its causes on one line, without repeating a cause that an outer
 /// message already quotes (DataFusion's errors embed their sources).
 fn render(error: &anyhow::Error) -> String {

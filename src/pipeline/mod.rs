@@ -26,6 +26,15 @@ use crate::source::{Completion, LocalDirSource, Source, SourceError, SourceFile}
 pub use stats::{CycleStats, FileOutcome, FileReport};
 use tracker::{Settlement, settle};
 
+/// What a running cycle reports as it goes, for progress bars and logs.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// The source listed this many files.
+    Listed(u64),
+    /// One file is finished (done, failed or held).
+    Finished(&'a FileReport),
+}
+
 /// A pipeline could not be built from its plan.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -90,8 +99,12 @@ impl Pipeline {
         })
     }
 
-    /// Runs one cycle over every file the source lists.
-    pub async fn run_cycle(&self) -> Result<CycleStats, SourceError> {
+    /// Runs one cycle over every file the source lists, telling `progress` how many
+    /// files were listed and when each one is finished.
+    pub async fn run_cycle(
+        &self,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<CycleStats, SourceError> {
         let started = Instant::now();
         let files = self.source.list().await?;
         let mut stats = CycleStats {
@@ -99,6 +112,7 @@ impl Pipeline {
             scanned: files.len() as u64,
             ..CycleStats::default()
         };
+        progress(Progress::Listed(stats.scanned));
         let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
         let parse_stage = async move {
             let mut tx = tx;
@@ -116,6 +130,7 @@ impl Pipeline {
             .buffer_unordered(self.workers.deliver)
             .for_each(|report| {
                 stats.add(&report);
+                progress(Progress::Finished(&report));
                 async {}
             });
         futures::join!(parse_stage, deliver_stage);
