@@ -47,15 +47,6 @@ impl SchemaRegistry {
         current.clone()
     }
 
-    /// Snapshot of the current schema of a table, if it has been seen.
-    pub fn get(&self, table: &str) -> Option<SchemaRef> {
-        self.tables
-            .read()
-            .expect("registry lock")
-            .get(table)
-            .cloned()
-    }
-
     /// Aligns `batch` of `table` to the table's (possibly just evolved) schema.
     pub fn align(&self, table: &str, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         let target = self.evolve(table, &batch.schema());

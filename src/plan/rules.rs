@@ -267,11 +267,6 @@ impl RuleSet {
         }
     }
 
-    /// The rules, in load order.
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
-    }
-
     /// Runs every rule that reads `table` over `batch` (already aligned to `schema`),
     /// returning `(rule name, output)` pairs. Compiles a rule only when the table's
     /// schema changed since its last compilation.
@@ -339,8 +334,9 @@ mod tests {
     #[tokio::test]
     async fn kpi_and_filter_rules_compile_once_and_evaluate_per_batch() {
         let sql = "SELECT object, 100.0 * Succ / NULLIF(Att, 0) AS sr FROM cells WHERE NOT suspect";
-        let rules = RuleSet::new(vec![Rule::new("sr", sql).unwrap()]);
-        assert_eq!(rules.rules()[0].table, "cells");
+        let rule = Rule::new("sr", sql).unwrap();
+        assert_eq!(rule.table, "cells");
+        let rules = RuleSet::new(vec![rule]);
         let batch = cells();
         let outputs = rules.apply("cells", &batch).await.unwrap();
         let (name, output) = &outputs[0];
