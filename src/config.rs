@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::plan::{Rule, RuleError, rules};
+use crate::sink::mysql::MySqlSettings;
 use crate::source::NameFilter;
 
 /// A plan or its overrides are invalid; the message names the key or flag.
@@ -93,6 +94,35 @@ pub struct SinkSection {
     pub url: String,
     /// Whether a failure holds files back (default true).
     pub required: Option<bool>,
+    /// MySQL: whether new counters become new columns (default true).
+    pub auto_add_columns: Option<bool>,
+    /// MySQL: connections writing at once (default 4).
+    pub writers: Option<usize>,
+    /// MySQL: rows per statement at most (default 1000).
+    pub batch_rows: Option<usize>,
+}
+
+impl SinkSection {
+    /// The URL with the section's sink options appended as URL parameters, the form
+    /// `--sink` takes them in on the command line.
+    fn url_with_options(&self) -> String {
+        let options = [
+            (
+                "auto_add_columns",
+                self.auto_add_columns.map(|v| v.to_string()),
+            ),
+            ("writers", self.writers.map(|v| v.to_string())),
+            ("batch_rows", self.batch_rows.map(|v| v.to_string())),
+        ];
+        let mut url = self.url.clone();
+        for (key, value) in options {
+            if let Some(value) = value {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&format!("{key}={value}"));
+            }
+        }
+        url
+    }
 }
 
 /// `[workers]` of a plan file.
@@ -139,15 +169,32 @@ pub struct Overrides {
 pub enum SinkSpec {
     /// The Parquet archive at a local directory.
     Archive { url: String, required: bool },
+    /// A MySQL database.
+    MySql {
+        settings: MySqlSettings,
+        required: bool,
+    },
+}
+
+impl SinkSpec {
+    /// Whether a failure of this sink holds files back.
+    pub fn required(&self) -> bool {
+        match self {
+            SinkSpec::Archive { required, .. } | SinkSpec::MySql { required, .. } => *required,
+        }
+    }
 }
 
 impl std::fmt::Display for SinkSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.required() {
+            "required"
+        } else {
+            "optional"
+        };
         match self {
-            SinkSpec::Archive { url, required } => {
-                let kind = if *required { "required" } else { "optional" };
-                write!(f, "parquet archive {url} ({kind})")
-            }
+            SinkSpec::Archive { url, .. } => write!(f, "parquet archive {url} ({kind})"),
+            SinkSpec::MySql { settings, .. } => write!(f, "mysql {} ({kind})", settings.redacted),
         }
     }
 }
@@ -202,7 +249,12 @@ pub fn parse_sink(url: &str, required: bool) -> Result<SinkSpec, ConfigError> {
             url: url.to_string(),
             required,
         }),
-        Some(scheme @ ("mysql" | "kafka" | "clickhouse" | "s3")) => Err(invalid(
+        Some("mysql") => Ok(SinkSpec::MySql {
+            settings: MySqlSettings::from_url(url)
+                .map_err(|message| invalid("sink", format!("mysql:// URL: {message}")))?,
+            required,
+        }),
+        Some(scheme @ ("kafka" | "clickhouse" | "s3")) => Err(invalid(
             "sink",
             format!("{scheme}:// sinks are not available in this version of pmflow"),
         )),
@@ -291,7 +343,7 @@ impl SystemPlan {
                 .map(|s| {
                     let url = match s.url.split_once("://") {
                         None => in_plan(Path::new(&s.url)).display().to_string(),
-                        Some(_) => s.url.clone(),
+                        Some(_) => s.url_with_options(),
                     };
                     parse_sink(&url, s.required.unwrap_or(true))
                 })
@@ -333,10 +385,10 @@ impl SystemPlan {
 
     /// The first archive sink's URL, where `query` and `explain` find table schemas.
     pub fn archive_url(&self) -> Option<&str> {
-        self.sinks
-            .iter()
-            .map(|SinkSpec::Archive { url, .. }| url.as_str())
-            .next()
+        self.sinks.iter().find_map(|sink| match sink {
+            SinkSpec::Archive { url, .. } => Some(url.as_str()),
+            SinkSpec::MySql { .. } => None,
+        })
     }
 }
 
@@ -367,7 +419,7 @@ mod tests {
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("system:"), "{err}");
         let mut o = overrides("/x");
-        o.sinks = vec!["mysql://u:p@h/db".into()];
+        o.sinks = vec!["kafka://h:9092".into()];
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("sink:"), "{err}");
     }

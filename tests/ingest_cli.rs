@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{dataset, generate, pmflow, pmflow_ok, query_csv, stage};
+use common::{dataset, generate, names_in, pmflow, pmflow_ok, query_csv, stage};
 
 fn ingest(inbox: &Path, archive: &Path, system: &str) -> String {
     pmflow_ok(&[
@@ -17,18 +17,6 @@ fn ingest(inbox: &Path, archive: &Path, system: &str) -> String {
         "--system",
         system,
     ])
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SinkSpec, SystemPlan, Workers};
 use crate::format::{self, FileContext, ParsedFile, TableBatch};
 use crate::plan::{RuleSet, SchemaRegistry};
-use crate::sink::{ArchiveSink, PlannedFile, Sink};
+use crate::sink::{ArchiveSink, MySqlSink, PlannedFile, Sink};
 use crate::source::{Completion, LocalDirSource, Source, SourceError, SourceFile};
 
 pub use stats::{CycleStats, FileOutcome, FileReport};
@@ -44,6 +44,9 @@ pub enum BuildError {
     /// The archive could not be opened or read.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// The MySQL sink's connection options are invalid.
+    #[error("sink {sink}: {source}")]
+    MySql { sink: String, source: sqlx::Error },
 }
 
 /// A source file after the parse stage.
@@ -86,6 +89,15 @@ impl Pipeline {
                         seed = Some(archive.table_schemas(Some(&plan.system)).await?);
                     }
                     sinks.push(Arc::new(ArchiveSink::new(archive, &plan.system, *required)));
+                }
+                SinkSpec::MySql { settings, required } => {
+                    let sink = MySqlSink::new(settings.clone(), *required).map_err(|source| {
+                        BuildError::MySql {
+                            sink: settings.redacted.clone(),
+                            source,
+                        }
+                    })?;
+                    sinks.push(Arc::new(sink));
                 }
             }
         }

@@ -6,12 +6,15 @@
 //! the file back in its folder for the next cycle) or optional (its failure is logged
 //! and counted, and the file still completes).
 
+pub mod mysql;
 pub mod parquet;
+pub mod retry;
 
 use async_trait::async_trait;
 
 use crate::format::TableBatch;
 
+pub use self::mysql::MySqlSink;
 pub use self::parquet::ArchiveSink;
 
 /// A file after the plan stage, as delivered to sinks.

@@ -2,6 +2,8 @@
 //! temporary inboxes, parse files through the library, read cells.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod mysql;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -126,4 +128,17 @@ pub fn cell(parsed: &ParsedFile, table: &str, object: &str, column: &str) -> Str
 /// Table names of a parsed file.
 pub fn table_names(parsed: &ParsedFile) -> Vec<&str> {
     parsed.tables.iter().map(|t| t.table.as_str()).collect()
+}
+
+/// Sorted names of the entries of a directory (none when it does not exist).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
