@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of pmflow: formatting, lints, unit and integration tests (cargo nextest),
-# and a check that the benchmarks build. Installs what it needs when missing.
+# and a check that the benchmarks build. Installs and starts what it needs (cargo-nextest,
+# MariaDB) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -15,5 +16,7 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== MariaDB for the MySQL sink tests"
+export PMFLOW_TEST_MYSQL_URL="$(scripts/mariadb.sh)"
 echo "== cargo nextest"
 cargo nextest run --no-fail-fast

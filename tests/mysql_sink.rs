@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb};
-use common::{dataset, generate, names_in, pmflow, pmflow_ok, query_csv, stage};
+use common::{dataset, generate, names_in, pmflow_ok, query_csv, stage};
 
 /// `pmflow ingest` of `inbox` into MySQL (and the archive when given), checked to
 /// succeed.
@@ -173,4 +173,267 @@ fn datasets_land_in_mysql_with_the_sums_of_the_archive_and_reingest_changes_noth
         ingest(&again, system, &url, None);
     }
     assert_eq!(checksums(&db), before);
+}
+
+/// Generated 5GA files of 2 nodes x 4 periods, split into the first two periods and
+/// the last two, in which node 2 brings the new counter `RRU.MaxLayerDlMimo`.
+fn early_and_late_files(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let generated = tmp.join("gen");
+    generate(&generated, "5ga", 2, 4);
+    let (early, late) = (tmp.join("early"), tmp.join("late"));
+    for name in names_in(&generated) {
+        let early_period = name.contains("0000+0000") || name.contains("0015+0000-");
+        stage(
+            if early_period { &early } else { &late },
+            &[generated.join(name)],
+        );
+    }
+    (early, late)
+}
+
+#[test]
+fn a_new_counter_in_a_later_period_adds_a_column_with_nulls_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("new_counter");
+    let (early, late) = early_and_late_files(tmp.path());
+    ingest(&early, "5ga", &db.url(""), None);
+    let column = "SELECT COUNT(*) FROM information_schema.COLUMNS \
+                  WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'RRU_MaxLayerDlMimo'";
+    assert_eq!(db.value(column), "0");
+    ingest(&late, "5ga", &db.url(""), None);
+    assert_eq!(db.value(column), "1");
+    assert_eq!(
+        db.rows(
+            "SELECT ne, COUNT(*), COUNT(RRU_MaxLayerDlMimo) FROM nrcelldu \
+             GROUP BY ne, period_start ORDER BY ne, period_start"
+        ),
+        [
+            "gNB0001\t12\t0",
+            "gNB0001\t12\t0",
+            "gNB0001\t12\t0",
+            "gNB0001\t12\t0",
+            "gNB0002\t12\t0",
+            "gNB0002\t12\t0",
+            "gNB0002\t12\t12",
+            "gNB0002\t12\t12",
+        ]
+    );
+    let mapping = db.value(
+        "SELECT column_name, mysql_table, sql_type, first_file FROM pmflow_columns \
+         WHERE counter = 'RRU.MaxLayerDlMimo'",
+    );
+    let (columns, first_file) = mapping.rsplit_once('\t').unwrap();
+    assert_eq!(columns, "RRU_MaxLayerDlMimo\tnrcelldu\tBIGINT");
+    // The first file written after the counter appeared: one of the late periods'.
+    assert!(
+        names_in(&late.join("Done")).contains(&first_file.to_string()),
+        "{first_file}"
+    );
+}
+
+#[test]
+fn with_auto_add_columns_off_new_counters_are_dropped_and_files_still_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("no_auto_add");
+    let (early, late) = early_and_late_files(tmp.path());
+    let url = db.url("?auto_add_columns=false");
+    ingest(&early, "5ga", &url, None);
+    let out = ingest(&late, "5ga", &url, None);
+    assert!(out.contains("files done"), "{out}");
+    assert_eq!(names_in(&late.join("Done")).len(), 4);
+    assert_eq!(
+        db.value(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'RRU_MaxLayerDlMimo'"
+        ),
+        "0"
+    );
+    assert_eq!(db.value("SELECT COUNT(*) FROM nrcelldu"), "96");
+}
+
+/// A file of node `ne1` whose counters have the given names, with values 1, 2, 3, ….
+fn file_with_counters(names: &[&str]) -> String {
+    let types: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("<measType p=\"{}\">{n}</measType>", i + 1))
+        .collect();
+    let values: String = (1..=names.len())
+        .map(|i| format!("<r p=\"{i}\">{i}</r>"))
+        .collect();
+    format!(
+        "<measCollecFile><measData><managedElement localDn=\"ne1\"/>\
+         <measInfo measInfoId=\"Cells\"><granPeriod duration=\"PT900S\" endTime=\"2026-01-05T00:15:00Z\"/>\
+         {types}<measValue measObjLdn=\"Cell=1\">{values}</measValue>\
+         </measInfo></measData></measCollecFile>"
+    )
+}
+
+#[test]
+fn hostile_counter_names_are_stored_as_data_and_never_alter_a_statement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("hostile");
+    db.rows("CREATE TABLE canary (x INT)");
+    let long = "pm".to_string() + &"VeryLongCounterName".repeat(5);
+    let names = [
+        "x`; DROP TABLE canary; --",
+        "a'b",
+        "c\"d",
+        "e;f",
+        "g--h",
+        "pmFoo",
+        "PMFOO",
+        "ne",
+        long.as_str(),
+    ];
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let xml = file_with_counters(&names);
+    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    ingest(&inbox, "5ga", &db.url(""), None);
+    assert_eq!(
+        db.rows("SHOW TABLES"),
+        ["canary", "cells", "pmflow_columns"]
+    );
+    let mapped = db.rows("SELECT counter, column_name FROM pmflow_columns ORDER BY counter");
+    assert_eq!(mapped.len(), names.len(), "{mapped:?}");
+    // Each counter's value (its position in the file) is found through the mapping.
+    for (i, name) in names.iter().enumerate() {
+        let stored = if *name == "ne" { "ne_counter" } else { name };
+        let row = mapped
+            .iter()
+            .find(|m| m.split_once('\t').unwrap().0 == stored)
+            .unwrap_or_else(|| panic!("{stored} not in {mapped:?}"));
+        let column = row.split_once('\t').unwrap().1;
+        assert!(column.len() <= 64 && !column.contains('`'), "{column}");
+        assert_eq!(
+            db.value(&format!("SELECT `{column}` FROM cells")),
+            (i + 1).to_string(),
+            "{name}"
+        );
+    }
+    let columns: Vec<String> = mapped
+        .iter()
+        .map(|m| m.split_once('\t').unwrap().1.to_lowercase())
+        .collect();
+    let mut distinct = columns.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), columns.len(), "{columns:?}");
+}
+
+#[test]
+fn two_processes_meeting_the_same_new_counters_at_once_both_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("two_processes");
+    let generated = tmp.path().join("gen");
+    generate(&generated, "5ga", 4, 2);
+    let (first, second) = (tmp.path().join("first"), tmp.path().join("second"));
+    for name in names_in(&generated) {
+        let target = if name.contains("gNB0001") || name.contains("gNB0002") {
+            &first
+        } else {
+            &second
+        };
+        stage(target, &[generated.join(name)]);
+    }
+    let url = db.url("");
+    let spawn = |inbox: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_pmflow"))
+            .args([
+                "ingest",
+                inbox.to_str().unwrap(),
+                "--system",
+                "5ga",
+                "--sink",
+                &url,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(&first), spawn(&second));
+    for process in [a, b] {
+        let output = process.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(db.value("SELECT COUNT(*) FROM nrcelldu"), "96");
+    assert_eq!(
+        db.value(
+            "SELECT COUNT(*) - COUNT(DISTINCT table_name, LOWER(column_name)) FROM pmflow_columns"
+        ),
+        "0"
+    );
+}
+
+/// File ids of the files in a directory (not its subdirectories), as pmflow computes
+/// them.
+fn file_ids_in(dir: &Path) -> Vec<String> {
+    names_in(dir)
+        .iter()
+        .filter(|name| dir.join(name).is_file())
+        .map(|name| {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            pmflow::format::file_id(&pmflow::format::decompress::decompress(&bytes).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn mysql_killed_mid_run_holds_unwritten_files_and_the_next_run_completes_them_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = PrivateServer::start(&tmp.path().join("mysql"));
+    let db = server.database("crash");
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    generate(&inbox, "5ga", 20, 15);
+    let total = names_in(&inbox).len();
+    let url = db.url("?retries=1&retry_base_ms=50&connect_timeout_ms=500");
+    let run = Command::new(env!("CARGO_BIN_EXE_pmflow"))
+        .args(["ingest", inbox.to_str().unwrap(), "--system", "5ga"])
+        .args(["--sink", &url, "--archive", archive.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the server once some files are completed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while names_in(&inbox.join("Done")).len() < 10 {
+        assert!(Instant::now() < deadline, "no file completed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill();
+    let output = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let (done, held) = (names_in(&inbox.join("Done")), file_ids_in(&inbox).len());
+    assert!(
+        held > 0 && !done.is_empty(),
+        "done {}, held {held}",
+        done.len()
+    );
+    assert_eq!(done.len() + held, total);
+
+    // Every file moved to Done has its rows in MySQL.
+    server.restart();
+    let in_mysql = db.rows("SELECT DISTINCT file_id FROM nrcelldu");
+    for id in file_ids_in(&inbox.join("Done")) {
+        assert!(
+            in_mysql.contains(&id),
+            "file {id} is in Done but not in MySQL"
+        );
+    }
+
+    ingest(&inbox, "5ga", &db.url(""), Some(&archive));
+    assert_eq!(names_in(&inbox.join("Done")).len(), total);
+    assert_eq!(file_ids_in(&inbox).len(), 0);
+    assert_eq!(
+        db.value("SELECT COUNT(*) FROM nrcelldu"),
+        (total * 12).to_string()
+    );
+    assert_table_matches_archive(&db, &archive, "nrcelldu");
 }
