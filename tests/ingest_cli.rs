@@ -243,8 +243,21 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("system:"));
-    let output = pmflow(&["ingest", inbox_arg, "--sink", "mysql://u:p@127.0.0.1/db"]);
+    let output = pmflow(&["ingest", inbox_arg, "--sink", "kafka://127.0.0.1:9092"]);
     assert_eq!(output.status.code(), Some(2));
+    let output = pmflow(&[
+        "ingest",
+        inbox_arg,
+        "--sink",
+        "mysql://u:secret@127.0.0.1:3306",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sink: mysql:// URL: the URL names no database"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
 
     let missing = tmp.path().join("missing");
     let output = pmflow(&[

@@ -212,3 +212,97 @@ impl Upsert {
         Ok((sql, arguments))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+    use crate::sink::mysql::tables::Column;
+
+    /// `rows` rows of keys `ne`, `object`, `period_start` and counters `a` (part 0,
+    /// always set) and `b` (part 1, set on even rows only).
+    fn batch(rows: usize) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("ne", DataType::Utf8, false),
+            Field::new("object", DataType::Utf8, false),
+            Field::new("period_start", crate::schema::period_start_type(), false),
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Utf8, true),
+        ]);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["ne1"; rows])),
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|r| format!("Cell={r}")),
+            )),
+            Arc::new(TimestampMicrosecondArray::from(vec![0; rows]).with_timezone("UTC")),
+            Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+            Arc::new(StringArray::from_iter(
+                (0..rows).map(|r| (r % 2 == 0).then(|| "x".repeat(100))),
+            )),
+        ];
+        RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+    }
+
+    fn layout() -> TableLayout {
+        let column = |part, name: &str, kind| Column {
+            part,
+            name: name.to_string(),
+            kind,
+        };
+        TableLayout {
+            parts: vec!["`t`".into(), "`t_p2`".into()],
+            keys: ["ne", "object", "period_start"].map(String::from).into(),
+            columns: [
+                ("a".to_string(), column(0, "a", ValueKind::Integer)),
+                ("b".to_string(), column(1, "b col", ValueKind::Text)),
+            ]
+            .into(),
+            dropped: Default::default(),
+        }
+    }
+
+    #[test]
+    fn statements_hold_at_most_batch_rows_rows() {
+        let upsert = Upsert::new(&batch(10), &layout(), 0, 4, 1 << 20).unwrap();
+        assert_eq!(upsert.chunks(), [0..4, 4..8, 8..10]);
+        let (sql, _) = upsert.statement(8..10).unwrap();
+        assert_eq!(
+            sql,
+            "INSERT INTO `t` (`ne`, `object`, `period_start`, `a`) VALUES (?, ?, ?, ?), \
+             (?, ?, ?, ?) ON DUPLICATE KEY UPDATE `a` = VALUES(`a`)"
+        );
+    }
+
+    #[test]
+    fn statements_stay_under_the_byte_budget() {
+        // Each row of part 1 carries ~136 bytes: 3 keys and a 100-byte text.
+        let upsert = Upsert::new(&batch(10), &layout(), 1, 1000, 600).unwrap();
+        let sizes: Vec<usize> = upsert.chunks().iter().map(|c| c.len()).collect();
+        assert_eq!(
+            sizes.iter().sum::<usize>(),
+            5,
+            "only even rows have a value in part 1"
+        );
+        assert!(sizes.iter().all(|&n| n <= 3), "{sizes:?}");
+        let (sql, _) = upsert.statement(upsert.chunks()[0].clone()).unwrap();
+        assert!(
+            sql.starts_with("INSERT INTO `t_p2` (`ne`, `object`, `period_start`, `b col`)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn placeholders_never_exceed_the_protocol_limit() {
+        let upsert = Upsert::new(&batch(20_000), &layout(), 0, 100_000, usize::MAX).unwrap();
+        assert!(
+            upsert
+                .chunks()
+                .iter()
+                .all(|c| c.len() * 4 <= MAX_PLACEHOLDERS)
+        );
+        assert_eq!(upsert.chunks()[0].len(), MAX_PLACEHOLDERS / 4);
+    }
+}
