@@ -251,6 +251,37 @@ fn with_auto_add_columns_off_new_counters_are_dropped_and_files_still_complete()
     assert_eq!(db.value("SELECT COUNT(*) FROM nrcelldu"), "96");
 }
 
+#[test]
+fn a_table_made_by_a_dba_keeps_its_columns_and_gets_no_new_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("dba_table");
+    db.rows(
+        "CREATE TABLE cells (system VARCHAR(32), ne VARCHAR(64), object VARCHAR(255), \
+         period_start DATETIME, granularity_s INT, suspect BOOLEAN, file_id CHAR(16), \
+         `RRC_ConnEstabAtt` BIGINT, PRIMARY KEY (ne, object, period_start))",
+    );
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let xml = file_with_counters(&["RRC.ConnEstabAtt", "RRC.ConnEstabSucc"]);
+    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    ingest(&inbox, "5ga", &db.url("?auto_add_columns=false"), None);
+    assert_eq!(
+        db.rows("SELECT ne, object, period_start, RRC_ConnEstabAtt FROM cells"),
+        ["ne1\tCell=1\t2026-01-05 00:00:00\t1"]
+    );
+    assert_eq!(
+        db.rows("SELECT counter, column_name FROM pmflow_columns"),
+        ["RRC.ConnEstabAtt\tRRC_ConnEstabAtt"]
+    );
+    assert_eq!(
+        db.value(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'cells'"
+        ),
+        "8"
+    );
+}
+
 /// A file of node `ne1` whose counters have the given names, with values 1, 2, 3, ….
 fn file_with_counters(names: &[&str]) -> String {
     let types: String = names

@@ -12,6 +12,8 @@
 //!    and gets `_` plus 8 hex digits of the BLAKE3 hash of the original name;
 //! 3. the first name to claim a column keeps it: the mapping is recorded in the
 //!    `pmflow_columns` table and reused ever after, so it never changes under a user.
+//!    A column that exists in the table (made by a DBA) but is not yet claimed is
+//!    claimed by the counter whose step-1 name it is.
 //!
 //! Identifiers are always written quoted with [`quote`], so even a name the rule let
 //! through unchanged can never end or alter a statement.
@@ -48,11 +50,16 @@ fn hashed(name: &str, attempt: u32) -> String {
     format!("{prefix}_{}", &hash[..8])
 }
 
+/// Step 1 of the rule, when its result is a usable identifier: the name `name` gets
+/// unless it is taken.
+pub fn plain_name(name: &str) -> Option<String> {
+    Some(sanitize(name)).filter(|plain| !plain.is_empty() && plain.len() <= MAX_LEN)
+}
+
 /// The column for `name` under the rule, given a test of whether a (lowercased)
 /// column name is already taken in the table.
 pub fn column_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
-    let plain = sanitize(name);
-    if !plain.is_empty() && plain.len() <= MAX_LEN && !taken(&plain.to_lowercase()) {
+    if let Some(plain) = plain_name(name).filter(|p| !taken(&p.to_lowercase())) {
         return plain;
     }
     (0..)

@@ -341,6 +341,10 @@ impl TableCatalog {
         let mut taken: HashSet<String> = existing.iter().flat_map(|e| e.keys().cloned()).collect();
         taken.extend(mapped.iter().map(|m| m.column_name.to_lowercase()));
         taken.extend(schema::RESERVED_NAMES.iter().map(|n| n.to_string()));
+        let mut claimed: HashSet<String> = mapped
+            .iter()
+            .map(|m| m.column_name.to_lowercase())
+            .collect();
         let mapped: HashMap<&str, &Mapped> =
             mapped.iter().map(|m| (m.counter.as_str(), m)).collect();
 
@@ -354,9 +358,23 @@ impl TableCatalog {
                 layout.keys.insert(counter.clone());
                 continue;
             }
-            let (part, name) = match mapped.get(counter.as_str()) {
-                Some(m) => (m.part as usize, m.column_name.clone()),
-                None if !self.auto_add_columns && !created => {
+            // A column already there that no counter claimed yet, e.g. made by a DBA.
+            let unclaimed = identifier::plain_name(counter)
+                .filter(|plain| !claimed.contains(&plain.to_lowercase()))
+                .and_then(|plain| {
+                    let part = existing
+                        .iter()
+                        .position(|e| e.contains_key(&plain.to_lowercase()))?;
+                    Some((part, plain))
+                });
+            let (part, name) = match (mapped.get(counter.as_str()), unclaimed) {
+                (Some(m), _) => (m.part as usize, m.column_name.clone()),
+                (None, Some((part, plain))) => {
+                    claimed.insert(plain.to_lowercase());
+                    usage[part].add(kind);
+                    (part, plain)
+                }
+                (None, None) if !self.auto_add_columns && !created => {
                     warn!(
                         table,
                         counter, "new counter dropped: auto_add_columns is off"
@@ -365,9 +383,10 @@ impl TableCatalog {
                     layout.dropped.insert(counter.clone());
                     continue;
                 }
-                None => {
+                (None, None) => {
                     let name = identifier::column_name(counter, |c| taken.contains(c));
                     taken.insert(name.to_lowercase());
+                    claimed.insert(name.to_lowercase());
                     if !usage.last().is_some_and(|u| u.fits(kind)) {
                         usage.push(PartUse::default());
                         existing.push(HashMap::new());
