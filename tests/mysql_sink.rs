@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb};
-use common::{dataset, generate, names_in, pmflow_ok, query_csv, stage};
+use common::{dataset, generate, names_in, pmflow, pmflow_ok, query_csv, stage};
 
 /// `pmflow ingest` of `inbox` into MySQL (and the archive when given), checked to
 /// succeed.
@@ -467,4 +467,35 @@ fn mysql_killed_mid_run_holds_unwritten_files_and_the_next_run_completes_them_on
         (total * 12).to_string()
     );
     assert_table_matches_archive(&db, &archive, "nrcelldu");
+}
+
+#[test]
+fn data_mysql_refuses_fails_the_file_at_once_with_the_servers_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("bad_data");
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // An object name longer than the 600 characters `object` holds.
+    let xml =
+        file_with_counters(&["pmFoo"]).replace("Cell=1", &format!("Cell={}", "9".repeat(700)));
+    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    let output = pmflow(&[
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--sink",
+        &db.url(""),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("table cells: ") && stderr.contains("Data too long for column 'object'"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("retrying"),
+        "bad data is not retried: {stderr}"
+    );
+    assert_eq!(names_in(&inbox), ["A20260105.0000+0000-0015+0000_ne1.xml"]);
 }
