@@ -4,32 +4,25 @@
 # package and starts the server when needed; does nothing when it already runs.
 # Prints the URL to use.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 HOST=127.0.0.1 PORT=3306 USER=pmflow PASS=pmflow
 LOG=${TMPDIR:-/tmp}/pmflow-mariadb.log
-SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 answers() { mariadb -h"$HOST" -P"$PORT" -u"$USER" -p"$PASS" -e 'SELECT 1' >/dev/null 2>&1; }
 
 if command -v mariadb >/dev/null && answers; then
   echo "mysql://$USER:$PASS@$HOST:$PORT"; exit 0
 fi
-if ! command -v mariadbd >/dev/null; then
-  echo "== installing mariadb-server" >&2
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mariadb-server mariadb-client >&2
-fi
+command -v mariadbd >/dev/null || apt_install mariadb-server mariadb-client
 if ! $SUDO mariadb -e 'SELECT 1' >/dev/null 2>&1; then
   echo "== starting mariadbd on $HOST:$PORT (log: $LOG)" >&2
   $SUDO mkdir -p /run/mysqld
   $SUDO chown mysql:mysql /run/mysqld
   $SUDO setsid mariadbd --user=mysql --bind-address="$HOST" --port="$PORT" \
     --local-infile=1 --max-connections=1000 >"$LOG" 2>&1 < /dev/null &
-  for _ in $(seq 1 120); do
-    $SUDO mariadb -e 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.5
-  done
-  $SUDO mariadb -e 'SELECT 1' >/dev/null || { echo "mariadbd did not start:" >&2; tail -20 "$LOG" >&2; exit 1; }
+  wait_for mariadbd "$LOG" $SUDO mariadb -e 'SELECT 1'
+
 fi
 $SUDO mariadb <<SQL
 CREATE USER IF NOT EXISTS '$USER'@'127.0.0.1' IDENTIFIED BY '$PASS';

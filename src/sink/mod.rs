@@ -9,6 +9,7 @@
 pub mod mysql;
 pub mod parquet;
 pub mod retry;
+pub mod values;
 
 use async_trait::async_trait;
 

@@ -12,13 +12,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::Schema;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, MySqlPool};
 use tracing::{info, warn};
 
 use super::identifier::{quote, table_name};
 use super::{identifier, is_transient};
+use crate::sink::values::ValueKind;
 use crate::schema;
 
 /// The table recording which column holds which counter.
@@ -27,44 +28,7 @@ pub const MAPPING_TABLE: &str = "pmflow_columns";
 /// The primary key of every table: the idempotency key of DESIGN.md.
 pub const PRIMARY_KEY: [&str; 3] = [schema::NE, schema::OBJECT, schema::PERIOD_START];
 
-/// How a column's values are sent to MySQL, and its rank in the widening order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    /// Whole numbers (and booleans), `BIGINT`.
-    Integer,
-    /// `DOUBLE`.
-    Float,
-    /// `TEXT`: strings and vector counters kept whole.
-    Text,
-    /// Boolean, `BOOLEAN` (key column `suspect` and rule outputs).
-    Boolean,
-    /// UTC timestamps, `DATETIME`.
-    Timestamp,
-}
-
 impl ValueKind {
-    /// The kind an Arrow type is written as; types without a kind of their own are
-    /// written as their text form.
-    pub fn of(data_type: &DataType) -> Self {
-        match data_type {
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64 => Self::Integer,
-            DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
-            | DataType::Decimal128(..) => Self::Float,
-            DataType::Boolean => Self::Boolean,
-            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => Self::Timestamp,
-            _ => Self::Text,
-        }
-    }
-
     /// Column type for a value column (always nullable).
     fn column_type(self) -> &'static str {
         match self {
@@ -73,16 +37,6 @@ impl ValueKind {
             Self::Text => "TEXT",
             Self::Boolean => "BOOLEAN",
             Self::Timestamp => "DATETIME(6)",
-        }
-    }
-
-    /// Rank in the widening order integer < float < text; timestamps never widen.
-    fn rank(self) -> Option<u8> {
-        match self {
-            Self::Integer | Self::Boolean => Some(0),
-            Self::Float => Some(1),
-            Self::Text => Some(2),
-            Self::Timestamp => None,
         }
     }
 
@@ -173,8 +127,7 @@ impl TableLayout {
             self.keys.contains(field.name())
                 || self.dropped.contains(field.name())
                 || self.columns.get(field.name()).is_some_and(|column| {
-                    let needed = ValueKind::of(field.data_type());
-                    column.kind == needed || column.kind.rank() > needed.rank()
+                    column.kind.holds(ValueKind::of(field.data_type()))
                 })
         })
     }

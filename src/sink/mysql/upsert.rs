@@ -9,57 +9,21 @@
 
 use std::ops::Range;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
-};
-use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::array::{Array, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
 use arrow::error::ArrowError;
 use chrono::DateTime;
 use sqlx::Arguments;
 use sqlx::mysql::MySqlArguments;
 
 use super::identifier::quote;
-use super::tables::{PRIMARY_KEY, TableLayout, ValueKind};
+use super::tables::{PRIMARY_KEY, TableLayout};
+use crate::sink::values::{ColumnValues, ValueKind};
 
 /// Most placeholders one prepared statement may have.
 const MAX_PLACEHOLDERS: usize = 65_535;
 
-/// One column's values, cast to the type they are bound as.
-enum Values {
-    Integer(Int64Array),
-    Float(Float64Array),
-    Text(StringArray),
-    Boolean(BooleanArray),
-    Timestamp(TimestampMicrosecondArray),
-}
-
-impl Values {
-    fn new(array: &ArrayRef, kind: ValueKind) -> Result<Self, ArrowError> {
-        Ok(match kind {
-            ValueKind::Integer => Self::Integer(
-                cast(array, &DataType::Int64)?
-                    .as_primitive::<Int64Type>()
-                    .clone(),
-            ),
-            ValueKind::Float => Self::Float(
-                cast(array, &DataType::Float64)?
-                    .as_primitive::<Float64Type>()
-                    .clone(),
-            ),
-            ValueKind::Text => Self::Text(cast(array, &DataType::Utf8)?.as_string().clone()),
-            ValueKind::Boolean => {
-                Self::Boolean(cast(array, &DataType::Boolean)?.as_boolean().clone())
-            }
-            ValueKind::Timestamp => Self::Timestamp(
-                cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .clone(),
-            ),
-        })
-    }
-
+impl ColumnValues {
     /// Bytes the value of `row` takes in a statement, roughly.
     fn size(&self, row: usize) -> usize {
         match self {
@@ -117,7 +81,7 @@ fn rows_for_part(
 pub struct Upsert {
     head: String,
     tail: String,
-    values: Vec<Values>,
+    values: Vec<ColumnValues>,
     chunks: Vec<Range<usize>>,
 }
 
@@ -145,7 +109,7 @@ impl Upsert {
             };
             if let Some((name, kind)) = column {
                 names.push(quote(name));
-                values.push(Values::new(array, kind)?);
+                values.push(ColumnValues::new(array, kind)?);
             }
         }
         let primary: Vec<String> = PRIMARY_KEY.iter().map(|k| quote(k)).collect();
@@ -217,7 +181,8 @@ impl Upsert {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::datatypes::{Field, Schema};
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
     use crate::sink::mysql::tables::Column;

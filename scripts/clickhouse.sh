@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes sure a ClickHouse server answers HTTP on 127.0.0.1:8123 (user `default`, no
+# password: loopback only). Installs Debian's clickhouse-server (18.16, the release
+# that installs here) and starts it when needed; does nothing when it already runs.
+# Prints the URL to use.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+URL=http://127.0.0.1:8123
+LOG=${TMPDIR:-/tmp}/pmflow-clickhouse.log
+
+answers() { [ "$(curl -fsS "$URL/?query=SELECT%201" 2>/dev/null)" = 1 ]; }
+
+if ! answers; then
+  command -v clickhouse-server >/dev/null || apt_install clickhouse-server clickhouse-client
+  echo "== starting clickhouse-server on 127.0.0.1:8123 (log: $LOG)" >&2
+  $SUDO setsid clickhouse-server --config-file=/etc/clickhouse-server/config.xml \
+    >"$LOG" 2>&1 < /dev/null &
+  wait_for clickhouse-server "$LOG" answers
+fi
+echo "clickhouse://default@127.0.0.1:8123"
