@@ -14,6 +14,9 @@ answers() { [ "$(curl -fsS "$URL/?query=SELECT%201" 2>/dev/null)" = 1 ]; }
 if ! answers; then
   command -v clickhouse-server >/dev/null || apt_install clickhouse-server clickhouse-client
   echo "== starting clickhouse-server on 127.0.0.1:8123 (log: $LOG)" >&2
+  # An insert into a wide table opens 3 files per column: raise the open-file limit
+  # as the packaged service would.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   $SUDO setsid clickhouse-server --config-file=/etc/clickhouse-server/config.xml \
     >"$LOG" 2>&1 < /dev/null &
   wait_for clickhouse-server "$LOG" answers

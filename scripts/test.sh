@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of pmflow: formatting, lints, unit and integration tests (cargo nextest),
 # and a check that the benchmarks build. Installs and starts what it needs (cargo-nextest,
-# MariaDB) when missing.
+# MariaDB, ClickHouse) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -18,5 +18,7 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== MariaDB for the MySQL sink tests"
 export PMFLOW_TEST_MYSQL_URL="$(scripts/mariadb.sh)"
+echo "== ClickHouse for the ClickHouse sink tests"
+scripts/clickhouse.sh
 echo "== cargo nextest"
 cargo nextest run --no-fail-fast

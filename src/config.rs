@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::plan::{Rule, RuleError, rules};
+use crate::sink::clickhouse::ClickHouseSettings;
 use crate::sink::mysql::MySqlSettings;
 use crate::source::NameFilter;
 
@@ -174,13 +175,20 @@ pub enum SinkSpec {
         settings: MySqlSettings,
         required: bool,
     },
+    /// A ClickHouse database.
+    ClickHouse {
+        settings: ClickHouseSettings,
+        required: bool,
+    },
 }
 
 impl SinkSpec {
     /// Whether a failure of this sink holds files back.
     pub fn required(&self) -> bool {
         match self {
-            SinkSpec::Archive { required, .. } | SinkSpec::MySql { required, .. } => *required,
+            SinkSpec::Archive { required, .. }
+            | SinkSpec::MySql { required, .. }
+            | SinkSpec::ClickHouse { required, .. } => *required,
         }
     }
 }
@@ -195,6 +203,9 @@ impl std::fmt::Display for SinkSpec {
         match self {
             SinkSpec::Archive { url, .. } => write!(f, "parquet archive {url} ({kind})"),
             SinkSpec::MySql { settings, .. } => write!(f, "mysql {} ({kind})", settings.redacted),
+            SinkSpec::ClickHouse { settings, .. } => {
+                write!(f, "clickhouse {} ({kind})", settings.redacted)
+            }
         }
     }
 }
@@ -254,7 +265,12 @@ pub fn parse_sink(url: &str, required: bool) -> Result<SinkSpec, ConfigError> {
                 .map_err(|message| invalid("sink", format!("mysql:// URL: {message}")))?,
             required,
         }),
-        Some(scheme @ ("kafka" | "clickhouse" | "s3")) => Err(invalid(
+        Some("clickhouse") => Ok(SinkSpec::ClickHouse {
+            settings: ClickHouseSettings::from_url(url)
+                .map_err(|message| invalid("sink", format!("clickhouse:// URL: {message}")))?,
+            required,
+        }),
+        Some(scheme @ ("kafka" | "s3")) => Err(invalid(
             "sink",
             format!("{scheme}:// sinks are not available in this version of pmflow"),
         )),
@@ -387,7 +403,7 @@ impl SystemPlan {
     pub fn archive_url(&self) -> Option<&str> {
         self.sinks.iter().find_map(|sink| match sink {
             SinkSpec::Archive { url, .. } => Some(url.as_str()),
-            SinkSpec::MySql { .. } => None,
+            SinkSpec::MySql { .. } | SinkSpec::ClickHouse { .. } => None,
         })
     }
 }

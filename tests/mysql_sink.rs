@@ -9,7 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb};
-use common::{dataset, generate, names_in, pmflow, pmflow_ok, query_csv, stage};
+use common::{
+    dataset, early_and_late_files, file_with_counters, generate, names_in, pmflow, pmflow_ok,
+    query_csv, same_number, stage,
+};
 
 /// `pmflow ingest` of `inbox` into MySQL (and the archive when given), checked to
 /// succeed.
@@ -20,19 +23,6 @@ fn ingest(inbox: &Path, system: &str, mysql: &str, archive: Option<&Path>) -> St
         args.extend(["--archive", archive.to_str().unwrap()]);
     }
     pmflow_ok(&args)
-}
-
-/// Two numbers printed by MariaDB and by DataFusion are the same value: integers
-/// exactly, floating-point sums to 1e-9 relative (the summation order differs).
-fn same_number(mysql: &str, archive: &str) -> bool {
-    match (mysql, archive) {
-        ("NULL", "") => true,
-        _ if mysql == archive => true,
-        _ => match (mysql.parse::<f64>(), archive.parse::<f64>()) {
-            (Ok(a), Ok(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()),
-            _ => false,
-        },
-    }
 }
 
 /// Row count and the sum of every numeric counter of `table` agree between MySQL
@@ -80,7 +70,10 @@ fn assert_table_matches_archive(db: &TestDb, archive: &Path, table: &str) {
             } else {
                 &columns[i - 1].1
             };
-            assert!(same_number(m, a), "{part}.{what}: MySQL {m}, archive {a}");
+            assert!(
+                same_number(m, a, "NULL"),
+                "{part}.{what}: MySQL {m}, archive {a}"
+            );
         }
     }
 }
@@ -175,22 +168,6 @@ fn datasets_land_in_mysql_with_the_sums_of_the_archive_and_reingest_changes_noth
     assert_eq!(checksums(&db), before);
 }
 
-/// Generated 5GA files of 2 nodes x 4 periods, split into the first two periods and
-/// the last two, in which node 2 brings the new counter `RRU.MaxLayerDlMimo`.
-fn early_and_late_files(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let generated = tmp.join("gen");
-    generate(&generated, "5ga", 2, 4);
-    let (early, late) = (tmp.join("early"), tmp.join("late"));
-    for name in names_in(&generated) {
-        let early_period = name.contains("0000+0000") || name.contains("0015+0000-");
-        stage(
-            if early_period { &early } else { &late },
-            &[generated.join(name)],
-        );
-    }
-    (early, late)
-}
-
 #[test]
 fn a_new_counter_in_a_later_period_adds_a_column_with_nulls_before() {
     let tmp = tempfile::tempdir().unwrap();
@@ -280,24 +257,6 @@ fn a_table_made_by_a_dba_keeps_its_columns_and_gets_no_new_ones() {
         ),
         "8"
     );
-}
-
-/// A file of node `ne1` whose counters have the given names, with values 1, 2, 3, ….
-fn file_with_counters(names: &[&str]) -> String {
-    let types: String = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| format!("<measType p=\"{}\">{n}</measType>", i + 1))
-        .collect();
-    let values: String = (1..=names.len())
-        .map(|i| format!("<r p=\"{i}\">{i}</r>"))
-        .collect();
-    format!(
-        "<measCollecFile><measData><managedElement localDn=\"ne1\"/>\
-         <measInfo measInfoId=\"Cells\"><granPeriod duration=\"PT900S\" endTime=\"2026-01-05T00:15:00Z\"/>\
-         {types}<measValue measObjLdn=\"Cell=1\">{values}</measValue>\
-         </measInfo></measData></measCollecFile>"
-    )
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SinkSpec, SystemPlan, Workers};
 use crate::format::{self, FileContext, ParsedFile, TableBatch};
 use crate::plan::{RuleSet, SchemaRegistry};
-use crate::sink::{ArchiveSink, MySqlSink, PlannedFile, Sink};
+use crate::sink::{ArchiveSink, ClickHouseSink, MySqlSink, PlannedFile, Sink};
 use crate::source::{Completion, LocalDirSource, Source, SourceError, SourceFile};
 
 pub use stats::{CycleStats, FileOutcome, FileReport};
@@ -98,6 +98,9 @@ impl Pipeline {
                         }
                     })?;
                     sinks.push(Arc::new(sink));
+                }
+                SinkSpec::ClickHouse { settings, required } => {
+                    sinks.push(Arc::new(ClickHouseSink::new(settings.clone(), *required)));
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! the file back in its folder for the next cycle) or optional (its failure is logged
 //! and counted, and the file still completes).
 
+pub mod clickhouse;
 pub mod mysql;
 pub mod parquet;
 pub mod retry;
@@ -13,8 +14,12 @@ pub mod values;
 
 use async_trait::async_trait;
 
-use crate::format::TableBatch;
+use tracing::debug;
 
+use crate::format::TableBatch;
+use crate::schema;
+
+pub use self::clickhouse::ClickHouseSink;
 pub use self::mysql::MySqlSink;
 pub use self::parquet::ArchiveSink;
 
@@ -30,6 +35,37 @@ pub struct PlannedFile {
     pub tables: Vec<TableBatch>,
     /// Output of the SQL rules, one batch per rule that applied.
     pub derived: Vec<TableBatch>,
+}
+
+impl PlannedFile {
+    /// The tables a database sink writes: every measurement table, and every rule
+    /// output that has the row key `(ne, object, period_start)` (others are left to
+    /// the archive and `query`).
+    pub fn keyed_tables(&self) -> impl Iterator<Item = &TableBatch> {
+        let keyed = |t: &&TableBatch| {
+            let schema = t.batch.schema();
+            let has_key = [schema::NE, schema::OBJECT, schema::PERIOD_START]
+                .iter()
+                .all(|k| schema.field_with_name(k).is_ok());
+            if !has_key {
+                debug!(rule = t.table, "rule output lacks the row key; not written");
+            }
+            has_key
+        };
+        self.tables.iter().chain(self.derived.iter().filter(keyed))
+    }
+}
+
+/// One table of a file could not be written to a database.
+#[derive(Debug, thiserror::Error)]
+#[error("table {table}: {message}")]
+pub struct TableFailure {
+    /// The measurement table or rule output.
+    pub table: String,
+    /// What the store said.
+    pub message: String,
+    /// Whether trying again later may succeed.
+    pub transient: bool,
 }
 
 /// A sink failed to store a file.

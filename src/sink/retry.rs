@@ -3,7 +3,8 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tracing::warn;
@@ -30,7 +31,25 @@ impl Default for Backoff {
     }
 }
 
+/// A URL parameter's value as a whole number; the message names the parameter.
+pub fn whole_number(key: &str, value: &str) -> Result<u64, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{key}={value}: expected a whole number"))
+}
+
 impl Backoff {
+    /// Takes the sink URL parameters `retries` and `retry_base_ms`; `Ok(false)` for
+    /// any other parameter.
+    pub fn set_parameter(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        match key {
+            "retries" => self.retries = whole_number(key, value)? as u32,
+            "retry_base_ms" => self.base = Duration::from_millis(whole_number(key, value)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Delay before retry number `retry` (0-based): `base * 2^retry`, capped at `max`,
     /// then drawn uniformly from its upper half.
     pub fn delay(&self, retry: u32) -> Duration {
@@ -70,6 +89,44 @@ impl Backoff {
                 result => return result,
             }
         }
+    }
+}
+
+/// Fails writes at once for a while after a store proved unreachable (retries used
+/// up on a transient error), instead of letting every queued file wait through its
+/// own retries.
+#[derive(Debug)]
+pub struct Breaker {
+    store: &'static str,
+    cooldown: Duration,
+    open: Mutex<Option<(Instant, String)>>,
+}
+
+impl Breaker {
+    /// A closed breaker for `store` (named in messages) that stays open `cooldown`.
+    pub fn new(store: &'static str, cooldown: Duration) -> Self {
+        Self {
+            store,
+            cooldown,
+            open: Mutex::default(),
+        }
+    }
+
+    /// `Err` with the reason while the breaker is open.
+    pub fn check(&self) -> Result<(), String> {
+        match &*self.open.lock().expect("breaker lock") {
+            Some((until, reason)) if Instant::now() < *until => Err(format!(
+                "{} unavailable, not retried for {:?} more (last error: {reason})",
+                self.store,
+                until.saturating_duration_since(Instant::now())
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens the breaker for its cooldown.
+    pub fn trip(&self, reason: String) {
+        *self.open.lock().expect("breaker lock") = Some((Instant::now() + self.cooldown, reason));
     }
 }
 

@@ -83,9 +83,11 @@ impl ColumnValues {
     /// Casts `array` to the canonical array of `kind`.
     pub fn new(array: &ArrayRef, kind: ValueKind) -> Result<Self, ArrowError> {
         Ok(match kind {
-            ValueKind::Integer => {
-                Self::Integer(cast(array, &DataType::Int64)?.as_primitive::<Int64Type>().clone())
-            }
+            ValueKind::Integer => Self::Integer(
+                cast(array, &DataType::Int64)?
+                    .as_primitive::<Int64Type>()
+                    .clone(),
+            ),
             ValueKind::Float => Self::Float(
                 cast(array, &DataType::Float64)?
                     .as_primitive::<Float64Type>()

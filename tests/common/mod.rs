@@ -2,6 +2,7 @@
 //! temporary inboxes, parse files through the library, read cells.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod clickhouse;
 pub mod mysql;
 
 use std::path::{Path, PathBuf};
@@ -141,4 +142,52 @@ pub fn names_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// Two numbers printed by a database and by DataFusion are the same value: integers
+/// exactly, floating-point sums to 1e-9 relative (the summation order differs). `null`
+/// is how the database prints null (DataFusion's CSV prints nothing).
+pub fn same_number(database: &str, archive: &str, null: &str) -> bool {
+    match (database, archive) {
+        (d, "") if d == null => true,
+        _ if database == archive => true,
+        _ => match (database.parse::<f64>(), archive.parse::<f64>()) {
+            (Ok(a), Ok(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()),
+            _ => false,
+        },
+    }
+}
+
+/// Generated 5GA files of 2 nodes x 4 periods, split into the first two periods and
+/// the last two, in which node 2 brings the new counter `RRU.MaxLayerDlMimo`.
+pub fn early_and_late_files(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let generated = tmp.join("gen");
+    generate(&generated, "5ga", 2, 4);
+    let (early, late) = (tmp.join("early"), tmp.join("late"));
+    for name in names_in(&generated) {
+        let early_period = name.contains("0000+0000") || name.contains("0015+0000-");
+        stage(
+            if early_period { &early } else { &late },
+            &[generated.join(name)],
+        );
+    }
+    (early, late)
+}
+
+/// A file of node `ne1` whose counters have the given names, with values 1, 2, 3, ….
+pub fn file_with_counters(names: &[&str]) -> String {
+    let types: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("<measType p=\"{}\">{n}</measType>", i + 1))
+        .collect();
+    let values: String = (1..=names.len())
+        .map(|i| format!("<r p=\"{i}\">{i}</r>"))
+        .collect();
+    format!(
+        "<measCollecFile><measData><managedElement localDn=\"ne1\"/>\
+         <measInfo measInfoId=\"Cells\"><granPeriod duration=\"PT900S\" endTime=\"2026-01-05T00:15:00Z\"/>\
+         {types}<measValue measObjLdn=\"Cell=1\">{values}</measValue>\
+         </measInfo></measData></measCollecFile>"
+    )
 }

@@ -20,8 +20,6 @@ pub mod upsert;
 
 use std::ops::Range;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use arrow::error::ArrowError;
 use async_trait::async_trait;
@@ -29,11 +27,11 @@ use futures::{StreamExt, TryStreamExt, stream};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, MySqlPool};
 use tokio::sync::OnceCell;
-use tracing::debug;
 
 pub use self::settings::MySqlSettings;
-use self::tables::{PRIMARY_KEY, TableCatalog, TableError};
+use self::tables::{TableCatalog, TableError};
 use self::upsert::Upsert;
+use super::retry::Breaker;
 use super::{PlannedFile, Sink, SinkError};
 use crate::format::TableBatch;
 
@@ -84,29 +82,6 @@ impl WriteError {
     }
 }
 
-/// Fails writes at once for a while after MySQL proved unreachable.
-#[derive(Debug)]
-struct Breaker {
-    cooldown: Duration,
-    open: Mutex<Option<(Instant, String)>>,
-}
-
-impl Breaker {
-    fn check(&self) -> Result<(), String> {
-        match &*self.open.lock().expect("breaker lock") {
-            Some((until, reason)) if Instant::now() < *until => Err(format!(
-                "MySQL unavailable, not retried for {:?} more (last error: {reason})",
-                until.saturating_duration_since(Instant::now())
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    fn trip(&self, reason: String) {
-        *self.open.lock().expect("breaker lock") = Some((Instant::now() + self.cooldown, reason));
-    }
-}
-
 /// Writes files into a MySQL (or MariaDB) database.
 #[derive(Debug)]
 pub struct MySqlSink {
@@ -132,10 +107,7 @@ impl MySqlSink {
         Ok(Self {
             pool,
             catalog: TableCatalog::new(settings.auto_add_columns),
-            breaker: Breaker {
-                cooldown: settings.backoff.max * 3,
-                open: Mutex::default(),
-            },
+            breaker: Breaker::new("MySQL", settings.backoff.max * 3),
             settings,
             required,
             max_statement_bytes: OnceCell::new(),
@@ -234,19 +206,7 @@ impl Sink for MySqlSink {
             message,
         };
         self.breaker.check().map_err(error)?;
-        let keyed = |t: &&TableBatch| {
-            let has_key = PRIMARY_KEY
-                .iter()
-                .all(|k| t.batch.schema().field_with_name(k).is_ok());
-            if !has_key {
-                debug!(
-                    rule = t.table,
-                    "rule output lacks the row key; not written to MySQL"
-                );
-            }
-            has_key
-        };
-        for table in file.tables.iter().chain(file.derived.iter().filter(keyed)) {
+        for table in file.keyed_tables() {
             if let Err(e) = self.write_table(file, table).await {
                 if e.is_transient() {
                     self.breaker.trip(e.to_string());

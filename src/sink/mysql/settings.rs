@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::sink::retry::Backoff;
+use crate::sink::retry::{Backoff, whole_number};
 
 /// Environment variable holding the password of a `mysql://` URL that has none.
 pub const PASSWORD_ENV: &str = "PMFLOW_MYSQL_PASSWORD";
@@ -63,16 +63,13 @@ impl MySqlSettings {
         };
         let mut passed_on = Vec::new();
         for (key, value) in parsed.query_pairs() {
-            let number = || {
-                value
-                    .parse::<u64>()
-                    .map_err(|_| format!("{key}={value}: expected a whole number"))
-            };
+            let number = || whole_number(&key, &value);
+            if settings.backoff.set_parameter(&key, &value)? {
+                continue;
+            }
             match key.as_ref() {
                 "writers" => settings.writers = number()?.clamp(1, 64) as usize,
                 "batch_rows" => settings.batch_rows = number()?.max(1) as usize,
-                "retries" => settings.backoff.retries = number()? as u32,
-                "retry_base_ms" => settings.backoff.base = Duration::from_millis(number()?),
                 "connect_timeout_ms" => {
                     settings.connect_timeout = Duration::from_millis(number()?.max(1))
                 }

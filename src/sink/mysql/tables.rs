@@ -19,8 +19,8 @@ use tracing::{info, warn};
 
 use super::identifier::{quote, table_name};
 use super::{identifier, is_transient};
-use crate::sink::values::ValueKind;
 use crate::schema;
+use crate::sink::values::ValueKind;
 
 /// The table recording which column holds which counter.
 pub const MAPPING_TABLE: &str = "pmflow_columns";
@@ -126,9 +126,10 @@ impl TableLayout {
         schema.fields().iter().all(|field| {
             self.keys.contains(field.name())
                 || self.dropped.contains(field.name())
-                || self.columns.get(field.name()).is_some_and(|column| {
-                    column.kind.holds(ValueKind::of(field.data_type()))
-                })
+                || self
+                    .columns
+                    .get(field.name())
+                    .is_some_and(|column| column.kind.holds(ValueKind::of(field.data_type())))
         })
     }
 }

@@ -1,0 +1,229 @@
+//! The ClickHouse sink: one `ReplacingMergeTree` table per measurement table (and per
+//! rule output that carries the row key), written over HTTP in `RowBinary` with LZ4
+//! compression, `batch_rows` rows per `INSERT`.
+//!
+//! - [`settings`]: the `clickhouse://` URL;
+//! - [`tables`]: tables created, extended and widened as counters appear;
+//! - [`rowbinary`]: Arrow → `RowBinary`.
+//!
+//! Re-sending a file inserts its rows again; `ReplacingMergeTree` keeps one row per
+//! `(ne, object, period_start)` when parts merge, and `SELECT … FINAL` sees one row at
+//! once, so no duplicate is ever visible through `FINAL`.
+
+pub mod rowbinary;
+pub mod settings;
+pub mod tables;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use clickhouse::{Client, Compression};
+
+use self::rowbinary::RowBinary;
+pub use self::settings::ClickHouseSettings;
+use self::tables::TableCatalog;
+use super::retry::Breaker;
+use super::{PlannedFile, Sink, SinkError, TableFailure};
+use crate::format::TableBatch;
+
+/// Quotes an identifier for ClickHouse: backquotes, with `\`, `` ` ``, `'`, tab and
+/// newline escaped by a backslash.
+pub fn quote(identifier: &str) -> String {
+    let mut quoted = String::with_capacity(identifier.len() + 2);
+    quoted.push('`');
+    for c in identifier.chars() {
+        if matches!(c, '\\' | '`' | '\'') {
+            quoted.push('\\');
+            quoted.push(c);
+        } else if c == '\t' {
+            quoted.push_str("\\t");
+        } else if c == '\n' {
+            quoted.push_str("\\n");
+        } else {
+            quoted.push(c);
+        }
+    }
+    quoted.push('`');
+    quoted
+}
+
+/// The server's error code in a ClickHouse error message (`Code: 53, …`).
+fn error_code(error: &clickhouse::error::Error) -> Option<u32> {
+    let clickhouse::error::Error::BadResponse(message) = error else {
+        return None;
+    };
+    let rest = &message[message.find("Code: ")? + 6..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+        .parse()
+        .ok()
+}
+
+/// Whether a ClickHouse error may go away by itself: network failures, timeouts,
+/// overload (too many parts or queries, memory), a replica in read-only mode. Bad data
+/// (e.g. codes 27, 53, 117) and everything else fail the file at once.
+pub fn is_transient(error: &clickhouse::error::Error) -> bool {
+    use clickhouse::error::Error;
+    match error {
+        Error::Network(_) | Error::TimedOut => true,
+        // Out of file descriptors (wide tables open 3 files per column per insert).
+        Error::BadResponse(message) if message.contains("errno: 24") => true,
+        _ => error_code(error).is_some_and(|code| {
+            matches!(
+                code,
+                159 // timeout exceeded
+                | 164 | 242 // read-only
+                | 202 | 203 // too many queries, no free connection
+                | 209 | 210 // socket timeout, network error
+                | 241 // memory limit
+                | 252 // too many parts
+                | 319 // unknown status of insert
+                | 425 // system error
+            )
+        }),
+    }
+}
+
+/// Writes files into a ClickHouse database.
+pub struct ClickHouseSink {
+    client: Client,
+    settings: ClickHouseSettings,
+    required: bool,
+    catalog: TableCatalog,
+    breaker: Breaker,
+}
+
+impl ClickHouseSink {
+    /// A sink for the database of `settings`; connects on first use.
+    pub fn new(settings: ClickHouseSettings, required: bool) -> Self {
+        let mut client = Client::default()
+            .with_url(&settings.endpoint)
+            .with_user(&settings.user)
+            .with_database(&settings.database)
+            .with_compression(Compression::Lz4)
+            // The 18.x servers lack the format the client validates rows with; the
+            // sink encodes RowBinary from the table's own column types instead.
+            .with_validation(false);
+        if let Some(password) = &settings.password {
+            client = client.with_password(password);
+        }
+        Self {
+            client,
+            breaker: Breaker::new("ClickHouse", settings.backoff.max * 3),
+            settings,
+            required,
+            catalog: TableCatalog::default(),
+        }
+    }
+
+    async fn write_table(&self, table: &TableBatch) -> Result<(), TableFailure> {
+        let backoff = &self.settings.backoff;
+        let failed = |e: clickhouse::error::Error| TableFailure {
+            table: table.table.clone(),
+            transient: is_transient(&e),
+            message: e.to_string(),
+        };
+        let schema = table.batch.schema();
+        let layout = backoff
+            .run("prepare ClickHouse table", is_transient, || {
+                self.catalog
+                    .prepare(&self.client, &self.settings.database, &table.table, &schema)
+            })
+            .await
+            .map_err(failed)?;
+        let _no_schema_changes = self.catalog.for_insert().await;
+        let layout = self.catalog.current(&table.table).unwrap_or(layout);
+        let rows = RowBinary::new(&table.batch, &layout).map_err(|e| TableFailure {
+            table: table.table.clone(),
+            message: e.to_string(),
+            transient: false,
+        })?;
+        let sql = format!("INSERT INTO {} FORMAT RowBinary", layout.quoted);
+        let total = table.batch.num_rows();
+        for start in (0..total).step_by(self.settings.batch_rows) {
+            let end = total.min(start + self.settings.batch_rows);
+            let body = Bytes::from(rows.encode(start..end));
+            backoff
+                .run("insert into ClickHouse", is_transient, || {
+                    self.insert(&sql, body.clone())
+                })
+                .await
+                .map_err(|e| {
+                    // The table may have changed under us (another writer added a
+                    // column): read it again before the next write.
+                    self.catalog.forget(&table.table);
+                    failed(e)
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn insert(&self, sql: &str, body: Bytes) -> Result<(), clickhouse::error::Error> {
+        let mut insert = self
+            .client
+            .insert_formatted_with(sql)
+            .with_timeouts(Some(self.settings.timeout), Some(self.settings.timeout));
+        insert.send(body).await?;
+        insert.end().await
+    }
+}
+
+#[async_trait]
+impl Sink for ClickHouseSink {
+    fn describe(&self) -> String {
+        self.settings.redacted.clone()
+    }
+
+    fn required(&self) -> bool {
+        self.required
+    }
+
+    async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
+        let error = |message: String| SinkError {
+            sink: self.describe(),
+            file: file.name.clone(),
+            message,
+        };
+        self.breaker.check().map_err(error)?;
+        for table in file.keyed_tables() {
+            if let Err(failure) = self.write_table(table).await {
+                if failure.transient {
+                    self.breaker.trip(failure.to_string());
+                }
+                return Err(error(failure.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_escaped() {
+        assert_eq!(quote("pm.Foo"), "`pm.Foo`");
+        assert_eq!(quote("x`; DROP TABLE t; --"), "`x\\`; DROP TABLE t; --`");
+        assert_eq!(quote("a\\b'c\nd"), "`a\\\\b\\'c\\nd`");
+    }
+
+    #[test]
+    fn error_codes_decide_what_is_retried() {
+        let bad = |m: &str| clickhouse::error::Error::BadResponse(m.to_string());
+        assert_eq!(
+            error_code(&bad(
+                "Code: 53, e.displayText() = DB::Exception: Type mismatch"
+            )),
+            Some(53)
+        );
+        assert!(!is_transient(&bad(
+            "Code: 53, e.displayText() = DB::Exception: Type mismatch"
+        )));
+        assert!(is_transient(&bad(
+            "Code: 252, e.displayText() = DB::Exception: Too many parts"
+        )));
+        assert!(!is_transient(&bad("no code here")));
+        assert!(is_transient(&bad(
+            "Code: 76, Cannot open file x.bin, errno: 24, strerror: Too many open files"
+        )));
+    }
+}

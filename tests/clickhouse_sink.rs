@@ -1,0 +1,185 @@
+//! The ClickHouse sink end to end, through the real binary, against the real server
+//! that `scripts/clickhouse.sh` starts (one database per test).
+
+mod common;
+
+use std::path::Path;
+
+use common::clickhouse::TestDb;
+use common::{
+    dataset, early_and_late_files, file_with_counters, names_in, pmflow_ok, query_csv, same_number,
+    stage,
+};
+
+/// `pmflow ingest` of `inbox` into ClickHouse (and the archive when given).
+fn ingest(inbox: &Path, system: &str, db: &TestDb, archive: Option<&Path>) -> String {
+    let url = db.url();
+    let mut args = vec![
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--system",
+        system,
+        "--sink",
+        &url,
+    ];
+    if let Some(archive) = archive {
+        args.extend(["--archive", archive.to_str().unwrap()]);
+    }
+    pmflow_ok(&args)
+}
+
+/// Stages a copy of every dataset file of `system` into `dir`.
+fn stage_dataset(dir: &Path, system: &str) {
+    let files: Vec<_> = names_in(&dataset(system))
+        .iter()
+        .map(|n| dataset(system).join(n))
+        .collect();
+    stage(dir, &files);
+}
+
+/// Numeric counters of a ClickHouse table, in groups small enough to sum at once
+/// (ClickHouse 18's `FINAL` over a thousand columns exceeds its memory limit).
+fn numeric_counter_groups(db: &TestDb, table: &str) -> Vec<Vec<String>> {
+    let counters: Vec<String> = db.rows(&format!(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' \
+         AND type IN ('Nullable(Int64)', 'Nullable(Float64)') ORDER BY name"
+    ));
+    counters.chunks(250).map(<[String]>::to_vec).collect()
+}
+
+/// `count()` and the sum of each counter of `counters` over `table FINAL`.
+fn final_sums(db: &TestDb, table: &str, counters: &[String]) -> Vec<String> {
+    let sums: String = counters
+        .iter()
+        .map(|c| format!(", sum(`{}`)", c.replace('`', "\\`")))
+        .collect();
+    let row = db.value(&format!("SELECT count(){sums} FROM `{table}` FINAL"));
+    row.split('\t').map(str::to_string).collect()
+}
+
+#[test]
+fn datasets_land_in_clickhouse_with_the_archives_sums_and_resending_adds_nothing_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("ch_datasets");
+    let archive = tmp.path().join("archive");
+    for system in ["4ga", "5ga", "5gc"] {
+        stage_dataset(&tmp.path().join(system), system);
+        ingest(&tmp.path().join(system), system, &db, Some(&archive));
+    }
+    let rules = [
+        "lte_rrc_setup_sr",
+        "nr_rrc_setup_sr",
+        "nr_dl_prb_utilisation",
+        "amf_registration_sr",
+        "smf_pdu_session_sr",
+    ];
+    let tables: Vec<String> = db
+        .rows("SHOW TABLES")
+        .into_iter()
+        .filter(|t| !rules.contains(&t.as_str()))
+        .collect();
+    assert!(tables.len() >= 30, "{tables:?}");
+    let mut before = Vec::new();
+    for table in &tables {
+        for counters in numeric_counter_groups(&db, table) {
+            let in_clickhouse = final_sums(&db, table, &counters);
+            let sums: String = counters
+                .iter()
+                .map(|c| format!(", SUM(\"{}\")", c.replace('"', "\"\"")))
+                .collect();
+            let in_archive = query_csv(&archive, &format!("SELECT COUNT(*){sums} FROM {table}"));
+            let in_archive: Vec<&str> = in_archive[0].split(',').collect();
+            assert_eq!(in_clickhouse.len(), in_archive.len(), "{table}");
+            for (i, (c, a)) in in_clickhouse.iter().zip(&in_archive).enumerate() {
+                let what = if i == 0 { "count()" } else { &counters[i - 1] };
+                assert!(
+                    same_number(c, a, "\\N"),
+                    "{table}.{what}: ClickHouse {c}, archive {a}"
+                );
+            }
+            before.push((table.clone(), counters, in_clickhouse));
+        }
+    }
+    // A value above 2^32 stays exact; the period is UTC.
+    assert_eq!(
+        db.value(
+            "SELECT pmMacRBSymAvailDl, granularity_s, toString(period_start, 'UTC'), system \
+             FROM nrcelldu_gnbdu FINAL \
+             WHERE object = 'ManagedElement=seliitdus00487,GNBDUFunction=1,NRCellDU=31'"
+        ),
+        "5110563822\t900\t2022-04-18 19:00:00\t5ga"
+    );
+    for system in ["4ga", "5ga", "5gc"] {
+        let again = tmp.path().join(format!("{system}-again"));
+        stage_dataset(&again, system);
+        ingest(&again, system, &db, None);
+    }
+    for (table, counters, sums) in before {
+        assert_eq!(final_sums(&db, &table, &counters), sums, "{table}");
+    }
+}
+
+#[test]
+fn a_new_counter_in_a_later_period_adds_a_nullable_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("ch_new_counter");
+    let (early, late) = early_and_late_files(tmp.path());
+    ingest(&early, "5ga", &db, None);
+    let column = "SELECT type FROM system.columns WHERE database = currentDatabase() \
+                  AND table = 'nrcelldu' AND name = 'RRU.MaxLayerDlMimo'";
+    assert!(db.rows(column).is_empty());
+    ingest(&late, "5ga", &db, None);
+    assert_eq!(db.value(column), "Nullable(Int64)");
+    assert_eq!(
+        db.rows(
+            "SELECT ne, count(), count(`RRU.MaxLayerDlMimo`) FROM nrcelldu FINAL \
+             GROUP BY ne, period_start ORDER BY ne, period_start"
+        ),
+        [
+            "gNB0001\t12\t0",
+            "gNB0001\t12\t0",
+            "gNB0001\t12\t0",
+            "gNB0001\t12\t0",
+            "gNB0002\t12\t0",
+            "gNB0002\t12\t0",
+            "gNB0002\t12\t12",
+            "gNB0002\t12\t12",
+        ]
+    );
+    let engine = db.value(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'nrcelldu'",
+    );
+    assert_eq!(engine, "ReplacingMergeTree");
+}
+
+#[test]
+fn hostile_counter_names_are_columns_named_exactly_so_and_alter_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("ch_hostile");
+    db.rows("CREATE TABLE canary (x Int32) ENGINE = Memory");
+    let names = [
+        "x`; DROP TABLE canary; --",
+        "a'b",
+        "c\"d",
+        "e;f",
+        "g--h",
+        "pmFoo",
+        "PMFOO",
+        "back\\slash",
+        "what?",
+    ];
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let xml = file_with_counters(&names);
+    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    ingest(&inbox, "5ga", &db, None);
+    assert_eq!(db.rows("SHOW TABLES"), ["canary", "cells"]);
+    for (i, name) in names.iter().enumerate() {
+        let quoted = format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"));
+        assert_eq!(
+            db.value(&format!("SELECT {quoted} FROM cells")),
+            (i + 1).to_string(),
+            "{name}"
+        );
+    }
+}
