@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+scripts/build-deps.sh
 cargo build --quiet --bin pmflow
 pmflow="$CARGO_TARGET_DIR/debug/pmflow"
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every test of pmflow: formatting, lints, unit and integration tests (cargo nextest),
 # and a check that the benchmarks build. Installs and starts what it needs (cargo-nextest,
-# MariaDB, ClickHouse) when missing.
+# MariaDB, ClickHouse, tansu) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+scripts/build-deps.sh
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
@@ -20,5 +21,7 @@ echo "== MariaDB for the MySQL sink tests"
 export PMFLOW_TEST_MYSQL_URL="$(scripts/mariadb.sh)"
 echo "== ClickHouse for the ClickHouse sink tests"
 scripts/clickhouse.sh
+echo "== a Kafka-protocol broker (tansu) for the Kafka sink tests"
+export PMFLOW_TEST_KAFKA="$(scripts/kafka.sh)"
 echo "== cargo nextest"
 cargo nextest run --no-fail-fast

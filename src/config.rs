@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::plan::{Rule, RuleError, rules};
 use crate::sink::clickhouse::ClickHouseSettings;
+use crate::sink::kafka::KafkaSettings;
 use crate::sink::mysql::MySqlSettings;
 use crate::source::NameFilter;
 
@@ -101,6 +102,10 @@ pub struct SinkSection {
     pub writers: Option<usize>,
     /// MySQL: rows per statement at most (default 1000).
     pub batch_rows: Option<usize>,
+    /// Kafka: librdkafka producer options (`[sink.kafka]`), e.g.
+    /// `"queue.buffering.max.ms" = 5`.
+    #[serde(default)]
+    pub kafka: std::collections::BTreeMap<String, toml::Value>,
 }
 
 impl SinkSection {
@@ -115,14 +120,25 @@ impl SinkSection {
             ("writers", self.writers.map(|v| v.to_string())),
             ("batch_rows", self.batch_rows.map(|v| v.to_string())),
         ];
-        let mut url = self.url.clone();
-        for (key, value) in options {
+        let kafka = self.kafka.iter().map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (key.as_str(), Some(text))
+        });
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in options.iter().map(|(k, v)| (*k, v.clone())).chain(kafka) {
             if let Some(value) = value {
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str(&format!("{key}={value}"));
+                query.append_pair(key, &value);
             }
         }
-        url
+        let query = query.finish();
+        match (query.is_empty(), self.url.contains('?')) {
+            (true, _) => self.url.clone(),
+            (false, true) => format!("{}&{query}", self.url),
+            (false, false) => format!("{}?{query}", self.url),
+        }
     }
 }
 
@@ -180,6 +196,11 @@ pub enum SinkSpec {
         settings: ClickHouseSettings,
         required: bool,
     },
+    /// Kafka topics.
+    Kafka {
+        settings: KafkaSettings,
+        required: bool,
+    },
 }
 
 impl SinkSpec {
@@ -188,7 +209,8 @@ impl SinkSpec {
         match self {
             SinkSpec::Archive { required, .. }
             | SinkSpec::MySql { required, .. }
-            | SinkSpec::ClickHouse { required, .. } => *required,
+            | SinkSpec::ClickHouse { required, .. }
+            | SinkSpec::Kafka { required, .. } => *required,
         }
     }
 }
@@ -206,6 +228,7 @@ impl std::fmt::Display for SinkSpec {
             SinkSpec::ClickHouse { settings, .. } => {
                 write!(f, "clickhouse {} ({kind})", settings.redacted)
             }
+            SinkSpec::Kafka { settings, .. } => write!(f, "kafka {} ({kind})", settings.redacted),
         }
     }
 }
@@ -253,24 +276,32 @@ pub fn valid_system_name(name: &str) -> bool {
         && name.len() <= 32
 }
 
-/// Parses a sink URL.
-pub fn parse_sink(url: &str, required: bool) -> Result<SinkSpec, ConfigError> {
+/// Parses a sink URL. `required` is what the plan says, if anything; otherwise Kafka
+/// is optional (its `required=` URL parameter aside) and every other sink required.
+pub fn parse_sink(url: &str, required: Option<bool>) -> Result<SinkSpec, ConfigError> {
+    let required_by_default = required.unwrap_or(true);
     match url.split_once("://").map(|(scheme, _)| scheme) {
         None | Some("parquet" | "file") => Ok(SinkSpec::Archive {
             url: url.to_string(),
-            required,
+            required: required_by_default,
         }),
         Some("mysql") => Ok(SinkSpec::MySql {
             settings: MySqlSettings::from_url(url)
                 .map_err(|message| invalid("sink", format!("mysql:// URL: {message}")))?,
-            required,
+            required: required_by_default,
         }),
         Some("clickhouse") => Ok(SinkSpec::ClickHouse {
             settings: ClickHouseSettings::from_url(url)
                 .map_err(|message| invalid("sink", format!("clickhouse:// URL: {message}")))?,
-            required,
+            required: required_by_default,
         }),
-        Some(scheme @ ("kafka" | "s3")) => Err(invalid(
+        Some("kafka") => {
+            let settings = KafkaSettings::from_url(url)
+                .map_err(|message| invalid("sink", format!("kafka:// URL: {message}")))?;
+            let required = settings.required.or(required).unwrap_or(false);
+            Ok(SinkSpec::Kafka { settings, required })
+        }
+        Some(scheme @ "s3") => Err(invalid(
             "sink",
             format!("{scheme}:// sinks are not available in this version of pmflow"),
         )),
@@ -350,8 +381,8 @@ impl SystemPlan {
             None => Vec::new(),
         };
         let sinks = if overrides.archive.is_some() || !overrides.sinks.is_empty() {
-            let archive = overrides.archive.iter().map(|dir| parse_sink(dir, true));
-            let flags = overrides.sinks.iter().map(|url| parse_sink(url, true));
+            let archive = overrides.archive.iter().map(|dir| parse_sink(dir, None));
+            let flags = overrides.sinks.iter().map(|url| parse_sink(url, None));
             archive.chain(flags).collect::<Result<Vec<_>, _>>()?
         } else {
             file.sink
@@ -361,7 +392,7 @@ impl SystemPlan {
                         None => in_plan(Path::new(&s.url)).display().to_string(),
                         Some(_) => s.url_with_options(),
                     };
-                    parse_sink(&url, s.required.unwrap_or(true))
+                    parse_sink(&url, s.required)
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
@@ -403,7 +434,7 @@ impl SystemPlan {
     pub fn archive_url(&self) -> Option<&str> {
         self.sinks.iter().find_map(|sink| match sink {
             SinkSpec::Archive { url, .. } => Some(url.as_str()),
-            SinkSpec::MySql { .. } | SinkSpec::ClickHouse { .. } => None,
+            _ => None,
         })
     }
 }
@@ -435,7 +466,7 @@ mod tests {
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("system:"), "{err}");
         let mut o = overrides("/x");
-        o.sinks = vec!["kafka://h:9092".into()];
+        o.sinks = vec!["s3://bucket/archive".into()];
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("sink:"), "{err}");
     }

@@ -243,7 +243,7 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("system:"));
-    let output = pmflow(&["ingest", inbox_arg, "--sink", "kafka://127.0.0.1:9092"]);
+    let output = pmflow(&["ingest", inbox_arg, "--sink", "s3://bucket/archive"]);
     assert_eq!(output.status.code(), Some(2));
     let output = pmflow(&[
         "ingest",

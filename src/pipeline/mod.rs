@@ -20,7 +20,7 @@ use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SinkSpec, SystemPlan, Workers};
 use crate::format::{self, FileContext, ParsedFile, TableBatch};
 use crate::plan::{RuleSet, SchemaRegistry};
-use crate::sink::{ArchiveSink, ClickHouseSink, MySqlSink, PlannedFile, Sink};
+use crate::sink::{ArchiveSink, ClickHouseSink, KafkaSink, MySqlSink, PlannedFile, Sink};
 use crate::source::{Completion, LocalDirSource, Source, SourceError, SourceFile};
 
 pub use stats::{CycleStats, FileOutcome, FileReport};
@@ -44,6 +44,12 @@ pub enum BuildError {
     /// The archive could not be opened or read.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// The Kafka producer could not be made from its options.
+    #[error("sink {sink}: {source}")]
+    Kafka {
+        sink: String,
+        source: rdkafka::error::KafkaError,
+    },
     /// The MySQL sink's connection options are invalid.
     #[error("sink {sink}: {source}")]
     MySql { sink: String, source: sqlx::Error },
@@ -101,6 +107,15 @@ impl Pipeline {
                 }
                 SinkSpec::ClickHouse { settings, required } => {
                     sinks.push(Arc::new(ClickHouseSink::new(settings.clone(), *required)));
+                }
+                SinkSpec::Kafka { settings, required } => {
+                    let sink = KafkaSink::new(settings.clone(), &plan.system, *required).map_err(
+                        |source| BuildError::Kafka {
+                            sink: settings.redacted.clone(),
+                            source,
+                        },
+                    )?;
+                    sinks.push(Arc::new(sink));
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! and counted, and the file still completes).
 
 pub mod clickhouse;
+pub mod kafka;
 pub mod mysql;
 pub mod parquet;
 pub mod retry;
@@ -20,6 +21,7 @@ use crate::format::TableBatch;
 use crate::schema;
 
 pub use self::clickhouse::ClickHouseSink;
+pub use self::kafka::KafkaSink;
 pub use self::mysql::MySqlSink;
 pub use self::parquet::ArchiveSink;
 

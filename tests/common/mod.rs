@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clickhouse;
+pub mod kafka;
 pub mod mysql;
 
 use std::path::{Path, PathBuf};
