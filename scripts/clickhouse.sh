@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 URL=http://127.0.0.1:8123
 LOG=${TMPDIR:-/tmp}/pmflow-clickhouse.log
 
+command -v curl >/dev/null || apt_install curl
 answers() { [ "$(curl -fsS "$URL/?query=SELECT%201" 2>/dev/null)" = 1 ]; }
 
 if ! answers; then
