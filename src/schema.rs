@@ -38,6 +38,10 @@ pub const RESERVED_NAMES: [&str; 9] = [
     "date",
 ];
 
+/// The row key: writing a file twice must leave every store as if written once, so
+/// every database sink keys its rows by these columns.
+pub const ROW_KEY: [&str; 3] = [NE, OBJECT, PERIOD_START];
+
 /// Number of key columns at the head of every measurement table's schema.
 pub const KEY_COLUMNS: usize = 7;
 

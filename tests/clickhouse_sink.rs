@@ -3,39 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::clickhouse::TestDb;
 use common::{
-    dataset, early_and_late_files, file_with_counters, names_in, pmflow_ok, query_csv, same_number,
-    stage,
+    QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters, ingest_into, query_csv,
+    same_number, stage_dataset,
 };
-
-/// `pmflow ingest` of `inbox` into ClickHouse (and the archive when given).
-fn ingest(inbox: &Path, system: &str, db: &TestDb, archive: Option<&Path>) -> String {
-    let url = db.url();
-    let mut args = vec![
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--system",
-        system,
-        "--sink",
-        &url,
-    ];
-    if let Some(archive) = archive {
-        args.extend(["--archive", archive.to_str().unwrap()]);
-    }
-    pmflow_ok(&args)
-}
-
-/// Stages a copy of every dataset file of `system` into `dir`.
-fn stage_dataset(dir: &Path, system: &str) {
-    let files: Vec<_> = names_in(&dataset(system))
-        .iter()
-        .map(|n| dataset(system).join(n))
-        .collect();
-    stage(dir, &files);
-}
 
 /// Numeric counters of a ClickHouse table, in groups small enough to sum at once
 /// (ClickHouse 18's `FINAL` over a thousand columns exceeds its memory limit).
@@ -64,19 +36,12 @@ fn datasets_land_in_clickhouse_with_the_archives_sums_and_resending_adds_nothing
     let archive = tmp.path().join("archive");
     for system in ["4ga", "5ga", "5gc"] {
         stage_dataset(&tmp.path().join(system), system);
-        ingest(&tmp.path().join(system), system, &db, Some(&archive));
+        ingest_into(&tmp.path().join(system), system, &db.url(), Some(&archive));
     }
-    let rules = [
-        "lte_rrc_setup_sr",
-        "nr_rrc_setup_sr",
-        "nr_dl_prb_utilisation",
-        "amf_registration_sr",
-        "smf_pdu_session_sr",
-    ];
     let tables: Vec<String> = db
         .rows("SHOW TABLES")
         .into_iter()
-        .filter(|t| !rules.contains(&t.as_str()))
+        .filter(|t| !RULE_OUTPUTS.contains(&t.as_str()))
         .collect();
     assert!(tables.len() >= 30, "{tables:?}");
     let mut before = Vec::new();
@@ -112,7 +77,7 @@ fn datasets_land_in_clickhouse_with_the_archives_sums_and_resending_adds_nothing
     for system in ["4ga", "5ga", "5gc"] {
         let again = tmp.path().join(format!("{system}-again"));
         stage_dataset(&again, system);
-        ingest(&again, system, &db, None);
+        ingest_into(&again, system, &db.url(), None);
     }
     for (table, counters, sums) in before {
         assert_eq!(final_sums(&db, &table, &counters), sums, "{table}");
@@ -124,11 +89,11 @@ fn a_new_counter_in_a_later_period_adds_a_nullable_column() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new("ch_new_counter");
     let (early, late) = early_and_late_files(tmp.path());
-    ingest(&early, "5ga", &db, None);
+    ingest_into(&early, "5ga", &db.url(), None);
     let column = "SELECT type FROM system.columns WHERE database = currentDatabase() \
                   AND table = 'nrcelldu' AND name = 'RRU.MaxLayerDlMimo'";
     assert!(db.rows(column).is_empty());
-    ingest(&late, "5ga", &db, None);
+    ingest_into(&late, "5ga", &db.url(), None);
     assert_eq!(db.value(column), "Nullable(Int64)");
     assert_eq!(
         db.rows(
@@ -172,7 +137,7 @@ fn hostile_counter_names_are_columns_named_exactly_so_and_alter_nothing_else() {
     std::fs::create_dir_all(&inbox).unwrap();
     let xml = file_with_counters(&names);
     std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
-    ingest(&inbox, "5ga", &db, None);
+    ingest_into(&inbox, "5ga", &db.url(), None);
     assert_eq!(db.rows("SHOW TABLES"), ["canary", "cells"]);
     for (i, name) in names.iter().enumerate() {
         let quoted = format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"));

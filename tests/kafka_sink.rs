@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::kafka::{PrivateBroker, consume, free_port, shared_broker};
-use common::{generate, names_in, pmflow, pmflow_ok, query_csv, stage};
+use common::{generate, ingest_args, ingest_into, names_in, pmflow, query_csv, stage};
 
 /// Rows of each table of the archive.
 fn archive_rows(archive: &Path) -> Vec<(String, usize)> {
@@ -61,17 +61,7 @@ fn every_row_is_one_keyed_json_message_and_resending_only_replays_the_same_keys(
     );
     let inbox = tmp.path().join("inbox");
     stage(&inbox, &files);
-    let archive_arg = archive.to_str().unwrap();
-    pmflow_ok(&[
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--sink",
-        &url,
-        "--archive",
-        archive_arg,
-    ]);
+    ingest_into(&inbox, "5ga", &url, Some(&archive));
 
     let messages = consume(&shared_broker(), &prefix);
     assert_one_key_per_row(&messages, &archive, 1);
@@ -86,14 +76,7 @@ fn every_row_is_one_keyed_json_message_and_resending_only_replays_the_same_keys(
 
     let again = tmp.path().join("again");
     stage(&again, &files);
-    pmflow_ok(&[
-        "ingest",
-        again.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--sink",
-        &url,
-    ]);
+    ingest_into(&again, "5ga", &url, None);
     let replayed = consume(&shared_broker(), &prefix);
     assert_eq!(replayed.len(), messages.len(), "no new keys");
     for (key, payloads) in &replayed {
@@ -130,16 +113,7 @@ fn a_broker_that_is_down_holds_files_only_when_kafka_is_required() {
     let optional = tmp.path().join("optional");
     stage(&optional, &files);
     let archive = tmp.path().join("archive");
-    let out = pmflow_ok(&[
-        "ingest",
-        optional.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--archive",
-        archive.to_str().unwrap(),
-        "--sink",
-        &down(false),
-    ]);
+    let out = ingest_into(&optional, "5ga", &down(false), Some(&archive));
     assert_eq!(names_in(&optional.join("Done")).len(), files.len());
     let warnings = out.lines().find(|l| l.contains("warnings")).unwrap();
     assert!(warnings.contains(&format!(" {} ", files.len())), "{out}");
@@ -147,14 +121,7 @@ fn a_broker_that_is_down_holds_files_only_when_kafka_is_required() {
     // Required: files stay; once the broker is up, the next run completes them once.
     let required = tmp.path().join("required");
     stage(&required, &files);
-    let output = pmflow(&[
-        "ingest",
-        required.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--sink",
-        &down(true),
-    ]);
+    let output = pmflow(&ingest_args(&required, "5ga", &down(true), None));
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -163,14 +130,7 @@ fn a_broker_that_is_down_holds_files_only_when_kafka_is_required() {
     );
     assert_eq!(names_in(&required).len(), files.len());
     let _broker = PrivateBroker::start(port);
-    pmflow_ok(&[
-        "ingest",
-        required.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--sink",
-        &down(true),
-    ]);
+    ingest_into(&required, "5ga", &down(true), None);
     assert_eq!(names_in(&required.join("Done")).len(), files.len());
     let messages = consume(&format!("127.0.0.1:{port}"), "down.");
     assert_one_key_per_row(&messages, &archive, 1);

@@ -10,20 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb};
 use common::{
-    dataset, early_and_late_files, file_with_counters, generate, names_in, pmflow, pmflow_ok,
-    query_csv, same_number, stage,
+    QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters, generate, ingest_args,
+    ingest_into, names_in, pmflow, query_csv, same_number, stage, stage_dataset,
 };
-
-/// `pmflow ingest` of `inbox` into MySQL (and the archive when given), checked to
-/// succeed.
-fn ingest(inbox: &Path, system: &str, mysql: &str, archive: Option<&Path>) -> String {
-    let mut args = vec!["ingest", inbox.to_str().unwrap(), "--system", system];
-    args.extend(["--sink", mysql]);
-    if let Some(archive) = archive {
-        args.extend(["--archive", archive.to_str().unwrap()]);
-    }
-    pmflow_ok(&args)
-}
 
 /// Row count and the sum of every numeric counter of `table` agree between MySQL
 /// (in each part the table is split into) and the archive.
@@ -98,24 +87,13 @@ fn datasets_land_in_mysql_with_the_sums_of_the_archive_and_reingest_changes_noth
     let archive = tmp.path().join("archive");
     let url = db.url("");
     for system in ["4ga", "5ga", "5gc"] {
-        let files: Vec<_> = names_in(&dataset(system))
-            .iter()
-            .map(|n| dataset(system).join(n))
-            .collect();
-        stage(&tmp.path().join(system), &files);
-        ingest(&tmp.path().join(system), system, &url, Some(&archive));
+        stage_dataset(&tmp.path().join(system), system);
+        ingest_into(&tmp.path().join(system), system, &url, Some(&archive));
     }
-    let rules = [
-        "lte_rrc_setup_sr",
-        "nr_rrc_setup_sr",
-        "nr_dl_prb_utilisation",
-        "amf_registration_sr",
-        "smf_pdu_session_sr",
-    ];
     let tables: Vec<String> = db
         .rows("SELECT DISTINCT table_name FROM pmflow_columns ORDER BY table_name")
         .into_iter()
-        .filter(|t| !rules.contains(&t.as_str()))
+        .filter(|t| !RULE_OUTPUTS.contains(&t.as_str()))
         .collect();
     assert!(tables.len() >= 30, "{tables:?}");
     // EUtranCellFDD has 1,368 counters in the Ericsson file and 362 more in the
@@ -158,12 +136,8 @@ fn datasets_land_in_mysql_with_the_sums_of_the_archive_and_reingest_changes_noth
     let before = checksums(&db);
     for system in ["4ga", "5ga", "5gc"] {
         let again = tmp.path().join(format!("{system}-again"));
-        let files: Vec<_> = names_in(&dataset(system))
-            .iter()
-            .map(|n| dataset(system).join(n))
-            .collect();
-        stage(&again, &files);
-        ingest(&again, system, &url, None);
+        stage_dataset(&again, system);
+        ingest_into(&again, system, &url, None);
     }
     assert_eq!(checksums(&db), before);
 }
@@ -173,11 +147,11 @@ fn a_new_counter_in_a_later_period_adds_a_column_with_nulls_before() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new("new_counter");
     let (early, late) = early_and_late_files(tmp.path());
-    ingest(&early, "5ga", &db.url(""), None);
+    ingest_into(&early, "5ga", &db.url(""), None);
     let column = "SELECT COUNT(*) FROM information_schema.COLUMNS \
                   WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'RRU_MaxLayerDlMimo'";
     assert_eq!(db.value(column), "0");
-    ingest(&late, "5ga", &db.url(""), None);
+    ingest_into(&late, "5ga", &db.url(""), None);
     assert_eq!(db.value(column), "1");
     assert_eq!(
         db.rows(
@@ -214,8 +188,8 @@ fn with_auto_add_columns_off_new_counters_are_dropped_and_files_still_complete()
     let db = TestDb::new("no_auto_add");
     let (early, late) = early_and_late_files(tmp.path());
     let url = db.url("?auto_add_columns=false");
-    ingest(&early, "5ga", &url, None);
-    let out = ingest(&late, "5ga", &url, None);
+    ingest_into(&early, "5ga", &url, None);
+    let out = ingest_into(&late, "5ga", &url, None);
     assert!(out.contains("files done"), "{out}");
     assert_eq!(names_in(&late.join("Done")).len(), 4);
     assert_eq!(
@@ -241,7 +215,7 @@ fn a_table_made_by_a_dba_keeps_its_columns_and_gets_no_new_ones() {
     std::fs::create_dir_all(&inbox).unwrap();
     let xml = file_with_counters(&["RRC.ConnEstabAtt", "RRC.ConnEstabSucc"]);
     std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
-    ingest(&inbox, "5ga", &db.url("?auto_add_columns=false"), None);
+    ingest_into(&inbox, "5ga", &db.url("?auto_add_columns=false"), None);
     assert_eq!(
         db.rows("SELECT ne, object, period_start, RRC_ConnEstabAtt FROM cells"),
         ["ne1\tCell=1\t2026-01-05 00:00:00\t1"]
@@ -280,7 +254,7 @@ fn hostile_counter_names_are_stored_as_data_and_never_alter_a_statement() {
     std::fs::create_dir_all(&inbox).unwrap();
     let xml = file_with_counters(&names);
     std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
-    ingest(&inbox, "5ga", &db.url(""), None);
+    ingest_into(&inbox, "5ga", &db.url(""), None);
     assert_eq!(
         db.rows("SHOW TABLES"),
         ["canary", "cells", "pmflow_columns"]
@@ -330,14 +304,7 @@ fn two_processes_meeting_the_same_new_counters_at_once_both_succeed() {
     let url = db.url("");
     let spawn = |inbox: &Path| {
         Command::new(env!("CARGO_BIN_EXE_pmflow"))
-            .args([
-                "ingest",
-                inbox.to_str().unwrap(),
-                "--system",
-                "5ga",
-                "--sink",
-                &url,
-            ])
+            .args(ingest_args(inbox, "5ga", &url, None))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -384,8 +351,7 @@ fn mysql_killed_mid_run_holds_unwritten_files_and_the_next_run_completes_them_on
     let total = names_in(&inbox).len();
     let url = db.url("?retries=1&retry_base_ms=50&connect_timeout_ms=500");
     let run = Command::new(env!("CARGO_BIN_EXE_pmflow"))
-        .args(["ingest", inbox.to_str().unwrap(), "--system", "5ga"])
-        .args(["--sink", &url, "--archive", archive.to_str().unwrap()])
+        .args(ingest_args(&inbox, "5ga", &url, Some(&archive)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -418,7 +384,7 @@ fn mysql_killed_mid_run_holds_unwritten_files_and_the_next_run_completes_them_on
         );
     }
 
-    ingest(&inbox, "5ga", &db.url(""), Some(&archive));
+    ingest_into(&inbox, "5ga", &db.url(""), Some(&archive));
     assert_eq!(names_in(&inbox.join("Done")).len(), total);
     assert_eq!(file_ids_in(&inbox).len(), 0);
     assert_eq!(
@@ -438,14 +404,7 @@ fn data_mysql_refuses_fails_the_file_at_once_with_the_servers_message() {
     let xml =
         file_with_counters(&["pmFoo"]).replace("Cell=1", &format!("Cell={}", "9".repeat(700)));
     std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
-    let output = pmflow(&[
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--sink",
-        &db.url(""),
-    ]);
+    let output = pmflow(&ingest_args(&inbox, "5ga", &db.url(""), None));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(

@@ -15,8 +15,11 @@ pub mod values;
 
 use async_trait::async_trait;
 
+use std::future::Future;
+
 use tracing::debug;
 
+use self::retry::Breaker;
 use crate::format::TableBatch;
 use crate::schema;
 
@@ -46,7 +49,7 @@ impl PlannedFile {
     pub fn keyed_tables(&self) -> impl Iterator<Item = &TableBatch> {
         let keyed = |t: &&TableBatch| {
             let schema = t.batch.schema();
-            let has_key = [schema::NE, schema::OBJECT, schema::PERIOD_START]
+            let has_key = schema::ROW_KEY
                 .iter()
                 .all(|k| schema.field_with_name(k).is_ok());
             if !has_key {
@@ -68,6 +71,47 @@ pub struct TableFailure {
     pub message: String,
     /// Whether trying again later may succeed.
     pub transient: bool,
+}
+
+impl TableFailure {
+    /// `table` failed with `error`; `transient` when trying again may succeed.
+    pub fn new(table: &str, error: impl std::fmt::Display, transient: bool) -> Self {
+        Self {
+            table: table.to_string(),
+            message: error.to_string(),
+            transient,
+        }
+    }
+}
+
+/// How the database sinks write a file: its keyed tables one after another with
+/// `write_table`, failing at once while `breaker` is open and opening it when a
+/// table fails in a way that may last (retries used up on a transient error).
+pub async fn write_keyed_tables<'f, F, Fut>(
+    sink: &dyn Sink,
+    file: &'f PlannedFile,
+    breaker: &Breaker,
+    mut write_table: F,
+) -> Result<(), SinkError>
+where
+    F: FnMut(&'f TableBatch) -> Fut,
+    Fut: Future<Output = Result<(), TableFailure>>,
+{
+    let error = |message: String| SinkError {
+        sink: sink.describe(),
+        file: file.name.clone(),
+        message,
+    };
+    breaker.check().map_err(error)?;
+    for table in file.keyed_tables() {
+        if let Err(failure) = write_table(table).await {
+            if failure.transient {
+                breaker.trip(failure.to_string());
+            }
+            return Err(error(failure.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// A sink failed to store a file.

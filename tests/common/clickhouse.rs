@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use super::QueryClient;
+
 /// A database of one test, dropped and created anew when the test starts.
 pub struct TestDb {
     name: String,
@@ -48,20 +50,10 @@ impl TestDb {
     pub fn url(&self) -> String {
         format!("clickhouse://default@127.0.0.1:8123/{}", self.name)
     }
+}
 
-    /// Rows of a query, fields joined by tabs (`\N` for null).
-    pub fn rows(&self, sql: &str) -> Vec<String> {
+impl QueryClient for TestDb {
+    fn try_query(&self, sql: &str) -> Result<String, String> {
         client(Some(&self.name), sql)
-            .unwrap_or_else(|e| panic!("{}: {e}", sql.chars().take(300).collect::<String>()))
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The single value of a query.
-    pub fn value(&self, sql: &str) -> String {
-        let rows = self.rows(sql);
-        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
-        rows.into_iter().next().unwrap()
     }
 }

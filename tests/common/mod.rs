@@ -6,6 +6,7 @@ pub mod clickhouse;
 pub mod kafka;
 pub mod mysql;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -18,7 +19,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// Runs the `pmflow` binary built for this test run, from the repository root.
-pub fn pmflow(args: &[&str]) -> Output {
+pub fn pmflow<S: AsRef<OsStr>>(args: &[S]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_pmflow"))
         .args(args)
         .current_dir(repo())
@@ -27,7 +28,7 @@ pub fn pmflow(args: &[&str]) -> Output {
 }
 
 /// Runs `pmflow` and returns its stdout, failing the test with stderr on error.
-pub fn pmflow_ok(args: &[&str]) -> String {
+pub fn pmflow_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> String {
     let output = pmflow(args);
     assert!(
         output.status.success(),
@@ -191,4 +192,69 @@ pub fn file_with_counters(names: &[&str]) -> String {
          {types}<measValue measObjLdn=\"Cell=1\">{values}</measValue>\
          </measInfo></measData></measCollecFile>"
     )
+}
+
+/// Output names of the shipped SQL rules (`sql/*/*.sql`): derived tables, not
+/// measurement tables.
+pub const RULE_OUTPUTS: [&str; 5] = [
+    "lte_rrc_setup_sr",
+    "nr_rrc_setup_sr",
+    "nr_dl_prb_utilisation",
+    "amf_registration_sr",
+    "smf_pdu_session_sr",
+];
+
+/// Stages a copy of every dataset file of `system` into `dir`.
+pub fn stage_dataset(dir: &Path, system: &str) {
+    let files: Vec<_> = names_in(&dataset(system))
+        .iter()
+        .map(|n| dataset(system).join(n))
+        .collect();
+    stage(dir, &files);
+}
+
+/// The arguments of `pmflow ingest` of `inbox` as `system` into `sink` (and the
+/// archive when given).
+pub fn ingest_args(inbox: &Path, system: &str, sink: &str, archive: Option<&Path>) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--system",
+        system,
+        "--sink",
+        sink,
+    ]
+    .map(String::from)
+    .into();
+    if let Some(archive) = archive {
+        args.extend(["--archive".to_string(), archive.display().to_string()]);
+    }
+    args
+}
+
+/// `pmflow ingest` as [`ingest_args`] says, checked to succeed; its stdout.
+pub fn ingest_into(inbox: &Path, system: &str, sink: &str, archive: Option<&Path>) -> String {
+    pmflow_ok(&ingest_args(inbox, system, sink, archive))
+}
+
+/// A database a test queries through the server's command-line client.
+pub trait QueryClient {
+    /// The client's tab-separated output of `sql`, or its error message.
+    fn try_query(&self, sql: &str) -> Result<String, String>;
+
+    /// Rows of a query, each row's fields joined by tabs.
+    fn rows(&self, sql: &str) -> Vec<String> {
+        self.try_query(sql)
+            .unwrap_or_else(|e| panic!("{}: {e}", sql.chars().take(300).collect::<String>()))
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The single value of a query.
+    fn value(&self, sql: &str) -> String {
+        let rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+        rows.into_iter().next().unwrap()
+    }
 }

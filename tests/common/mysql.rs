@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::QueryClient;
+
 /// The shared server: `PMFLOW_TEST_MYSQL_URL` or what `scripts/mariadb.sh` sets up.
 fn shared_server() -> Server {
     let url = std::env::var("PMFLOW_TEST_MYSQL_URL")
@@ -108,22 +110,11 @@ impl TestDb {
     pub fn url(&self, parameters: &str) -> String {
         format!("{}{parameters}", self.server.url(&self.name))
     }
+}
 
-    /// Rows of a query, each row's fields joined by tabs (`NULL` for null).
-    pub fn rows(&self, sql: &str) -> Vec<String> {
-        self.server
-            .try_sql(Some(&self.name), sql)
-            .unwrap_or_else(|e| panic!("{}: {e}", sql.chars().take(300).collect::<String>()))
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The single value of a query.
-    pub fn value(&self, sql: &str) -> String {
-        let rows = self.rows(sql);
-        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
-        rows.into_iter().next().unwrap()
+impl QueryClient for TestDb {
+    fn try_query(&self, sql: &str) -> Result<String, String> {
+        self.server.try_sql(Some(&self.name), sql)
     }
 }
 

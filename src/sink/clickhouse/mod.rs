@@ -22,7 +22,7 @@ use self::rowbinary::RowBinary;
 pub use self::settings::ClickHouseSettings;
 use self::tables::TableCatalog;
 use super::retry::Breaker;
-use super::{PlannedFile, Sink, SinkError, TableFailure};
+use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;
 
 /// Quotes an identifier for ClickHouse: backquotes, with `\`, `` ` ``, `'`, tab and
@@ -116,11 +116,8 @@ impl ClickHouseSink {
 
     async fn write_table(&self, table: &TableBatch) -> Result<(), TableFailure> {
         let backoff = &self.settings.backoff;
-        let failed = |e: clickhouse::error::Error| TableFailure {
-            table: table.table.clone(),
-            transient: is_transient(&e),
-            message: e.to_string(),
-        };
+        let failed =
+            |e: clickhouse::error::Error| TableFailure::new(&table.table, &e, is_transient(&e));
         let schema = table.batch.schema();
         let layout = backoff
             .run("prepare ClickHouse table", is_transient, || {
@@ -131,11 +128,8 @@ impl ClickHouseSink {
             .map_err(failed)?;
         let _no_schema_changes = self.catalog.for_insert().await;
         let layout = self.catalog.current(&table.table).unwrap_or(layout);
-        let rows = RowBinary::new(&table.batch, &layout).map_err(|e| TableFailure {
-            table: table.table.clone(),
-            message: e.to_string(),
-            transient: false,
-        })?;
+        let rows = RowBinary::new(&table.batch, &layout)
+            .map_err(|e| TableFailure::new(&table.table, e, false))?;
         let sql = format!("INSERT INTO {} FORMAT RowBinary", layout.quoted);
         let total = table.batch.num_rows();
         for start in (0..total).step_by(self.settings.batch_rows) {
@@ -177,21 +171,7 @@ impl Sink for ClickHouseSink {
     }
 
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
-        let error = |message: String| SinkError {
-            sink: self.describe(),
-            file: file.name.clone(),
-            message,
-        };
-        self.breaker.check().map_err(error)?;
-        for table in file.keyed_tables() {
-            if let Err(failure) = self.write_table(table).await {
-                if failure.transient {
-                    self.breaker.trip(failure.to_string());
-                }
-                return Err(error(failure.to_string()));
-            }
-        }
-        Ok(())
+        write_keyed_tables(self, file, &self.breaker, |table| self.write_table(table)).await
     }
 }
 

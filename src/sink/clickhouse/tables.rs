@@ -131,14 +131,6 @@ pub struct TableLayout {
 }
 
 impl TableLayout {
-    /// The type of a column.
-    pub fn get(&self, name: &str) -> Option<ColumnType> {
-        self.columns
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| *t)
-    }
-
     fn covers(&self, schema: &Schema) -> bool {
         let types: HashMap<&str, ColumnType> =
             self.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
@@ -296,12 +288,10 @@ async fn create_table(
         .collect();
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {quoted} ({}) ENGINE = ReplacingMergeTree() \
-         PARTITION BY toYYYYMM({}) ORDER BY ({}, {}, {})",
+         PARTITION BY toYYYYMM({}) ORDER BY ({})",
         columns.join(", "),
         schema::PERIOD_START,
-        schema::NE,
-        schema::OBJECT,
-        schema::PERIOD_START
+        schema::ROW_KEY.join(", ")
     );
     info!(table = quoted, "creating ClickHouse table");
     client.query_raw(&sql).execute().await

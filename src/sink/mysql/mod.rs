@@ -21,7 +21,6 @@ pub mod upsert;
 use std::ops::Range;
 use std::str::FromStr;
 
-use arrow::error::ArrowError;
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
@@ -32,7 +31,7 @@ pub use self::settings::MySqlSettings;
 use self::tables::{TableCatalog, TableError};
 use self::upsert::Upsert;
 use super::retry::Breaker;
-use super::{PlannedFile, Sink, SinkError};
+use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;
 
 /// Whether a MySQL error may go away by itself: the connection was lost or refused,
@@ -58,27 +57,6 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
             )
         }),
         _ => false,
-    }
-}
-
-/// Why one table of a file could not be written.
-#[derive(Debug, thiserror::Error)]
-enum WriteError {
-    #[error(transparent)]
-    Table(#[from] TableError),
-    #[error("table {table}: {source}")]
-    Database { table: String, source: sqlx::Error },
-    #[error("table {table}: {source}")]
-    Arrow { table: String, source: ArrowError },
-}
-
-impl WriteError {
-    fn is_transient(&self) -> bool {
-        match self {
-            Self::Table(e) => e.is_transient(),
-            Self::Database { source, .. } => is_transient(source),
-            Self::Arrow { .. } => false,
-        }
     }
 }
 
@@ -127,19 +105,21 @@ impl MySqlSink {
             .copied()
     }
 
-    async fn write_table(&self, file: &PlannedFile, table: &TableBatch) -> Result<(), WriteError> {
+    async fn write_table(
+        &self,
+        file: &PlannedFile,
+        table: &TableBatch,
+    ) -> Result<(), TableFailure> {
         let backoff = &self.settings.backoff;
-        let database = |source| WriteError::Database {
-            table: table.table.clone(),
-            source,
-        };
+        let database = |e: sqlx::Error| TableFailure::new(&table.table, &e, is_transient(&e));
         let schema = table.batch.schema();
         let layout = backoff
             .run("prepare MySQL table", TableError::is_transient, || {
                 self.catalog
                     .prepare(&self.pool, &table.table, &schema, &file.name)
             })
-            .await?;
+            .await
+            .map_err(|e| TableFailure::new(&table.table, &e, e.is_transient()))?;
         let max_bytes = backoff
             .run("read max_allowed_packet", is_transient, || {
                 self.max_statement_bytes()
@@ -157,10 +137,7 @@ impl MySqlSink {
                 )
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| WriteError::Arrow {
-                table: table.table.clone(),
-                source,
-            })?;
+            .map_err(|e| TableFailure::new(&table.table, e, false))?;
         let statements: Vec<(usize, Range<usize>)> = upserts
             .iter()
             .enumerate()
@@ -200,20 +177,9 @@ impl Sink for MySqlSink {
     }
 
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
-        let error = |message: String| SinkError {
-            sink: self.describe(),
-            file: file.name.clone(),
-            message,
-        };
-        self.breaker.check().map_err(error)?;
-        for table in file.keyed_tables() {
-            if let Err(e) = self.write_table(file, table).await {
-                if e.is_transient() {
-                    self.breaker.trip(e.to_string());
-                }
-                return Err(error(e.to_string()));
-            }
-        }
-        Ok(())
+        write_keyed_tables(self, file, &self.breaker, |table| {
+            self.write_table(file, table)
+        })
+        .await
     }
 }

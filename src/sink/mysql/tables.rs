@@ -25,9 +25,6 @@ use crate::sink::values::ValueKind;
 /// The table recording which column holds which counter.
 pub const MAPPING_TABLE: &str = "pmflow_columns";
 
-/// The primary key of every table: the idempotency key of DESIGN.md.
-pub const PRIMARY_KEY: [&str; 3] = [schema::NE, schema::OBJECT, schema::PERIOD_START];
-
 impl ValueKind {
     /// Column type for a value column (always nullable).
     fn column_type(self) -> &'static str {
@@ -172,17 +169,17 @@ pub struct TableCatalog {
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The batch lacks a primary-key column.
-    #[error("table {table}: no column {column}, which is part of the primary key")]
-    MissingKey { table: String, column: &'static str },
+    #[error("no column {column}, which is part of the primary key")]
+    MissingKey { column: &'static str },
     /// MySQL refused a statement.
-    #[error("table {table}: {source}")]
-    Database { table: String, source: sqlx::Error },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl TableError {
     /// Whether trying again may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Database { source, .. } if is_transient(source))
+        matches!(self, Self::Database(source) if is_transient(source))
     }
 }
 
@@ -222,23 +219,17 @@ impl TableCatalog {
         if let Some(layout) = self.cached(table, schema) {
             return Ok(layout);
         }
-        if let Some(column) = PRIMARY_KEY
+        if let Some(column) = schema::ROW_KEY
             .into_iter()
             .find(|key| schema.field_with_name(key).is_err())
         {
-            return Err(TableError::MissingKey {
-                table: table.to_string(),
-                column,
-            });
+            return Err(TableError::MissingKey { column });
         }
         let _one_at_a_time = self.changes.lock().await;
         if let Some(layout) = self.cached(table, schema) {
             return Ok(layout);
         }
-        let database = |source| TableError::Database {
-            table: table.to_string(),
-            source,
-        };
+        let database = TableError::Database;
         let mut conn = pool.acquire().await.map_err(database)?;
         sqlx::query("SELECT GET_LOCK(LEFT(CONCAT('pmflow:', DATABASE()), 64), 60)")
             .execute(&mut *conn)
@@ -478,7 +469,7 @@ async fn create_table(
             key_column_definition(f.name()).map(|def| format!("{} {def}", quote(f.name())))
         })
         .collect();
-    let primary: Vec<String> = PRIMARY_KEY.iter().map(|k| quote(k)).collect();
+    let primary: Vec<String> = schema::ROW_KEY.iter().map(|k| quote(k)).collect();
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {quoted} ({}, PRIMARY KEY ({})) \
          ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci",

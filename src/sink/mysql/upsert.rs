@@ -17,7 +17,8 @@ use sqlx::Arguments;
 use sqlx::mysql::MySqlArguments;
 
 use super::identifier::quote;
-use super::tables::{PRIMARY_KEY, TableLayout};
+use super::tables::TableLayout;
+use crate::schema::ROW_KEY;
 use crate::sink::values::{ColumnValues, ValueKind};
 
 /// Most placeholders one prepared statement may have.
@@ -112,7 +113,7 @@ impl Upsert {
                 values.push(ColumnValues::new(array, kind)?);
             }
         }
-        let primary: Vec<String> = PRIMARY_KEY.iter().map(|k| quote(k)).collect();
+        let primary: Vec<String> = ROW_KEY.iter().map(|k| quote(k)).collect();
         let mut updates: Vec<String> = names
             .iter()
             .filter(|n| !primary.contains(n))
