@@ -5,29 +5,8 @@ mod common;
 
 use common::clickhouse::TestDb;
 use common::{
-    QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters, ingest_into, query_csv,
-    same_number, stage_dataset,
+    QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters, ingest_into, stage_dataset,
 };
-
-/// Numeric counters of a ClickHouse table, in groups small enough to sum at once
-/// (ClickHouse 18's `FINAL` over a thousand columns exceeds its memory limit).
-fn numeric_counter_groups(db: &TestDb, table: &str) -> Vec<Vec<String>> {
-    let counters: Vec<String> = db.rows(&format!(
-        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' \
-         AND type IN ('Nullable(Int64)', 'Nullable(Float64)') ORDER BY name"
-    ));
-    counters.chunks(250).map(<[String]>::to_vec).collect()
-}
-
-/// `count()` and the sum of each counter of `counters` over `table FINAL`.
-fn final_sums(db: &TestDb, table: &str, counters: &[String]) -> Vec<String> {
-    let sums: String = counters
-        .iter()
-        .map(|c| format!(", sum(`{}`)", c.replace('`', "\\`")))
-        .collect();
-    let row = db.value(&format!("SELECT count(){sums} FROM `{table}` FINAL"));
-    row.split('\t').map(str::to_string).collect()
-}
 
 #[test]
 fn datasets_land_in_clickhouse_with_the_archives_sums_and_resending_adds_nothing_final() {
@@ -46,23 +25,8 @@ fn datasets_land_in_clickhouse_with_the_archives_sums_and_resending_adds_nothing
     assert!(tables.len() >= 30, "{tables:?}");
     let mut before = Vec::new();
     for table in &tables {
-        for counters in numeric_counter_groups(&db, table) {
-            let in_clickhouse = final_sums(&db, table, &counters);
-            let sums: String = counters
-                .iter()
-                .map(|c| format!(", SUM(\"{}\")", c.replace('"', "\"\"")))
-                .collect();
-            let in_archive = query_csv(&archive, &format!("SELECT COUNT(*){sums} FROM {table}"));
-            let in_archive: Vec<&str> = in_archive[0].split(',').collect();
-            assert_eq!(in_clickhouse.len(), in_archive.len(), "{table}");
-            for (i, (c, a)) in in_clickhouse.iter().zip(&in_archive).enumerate() {
-                let what = if i == 0 { "count()" } else { &counters[i - 1] };
-                assert!(
-                    same_number(c, a, "\\N"),
-                    "{table}.{what}: ClickHouse {c}, archive {a}"
-                );
-            }
-            before.push((table.clone(), counters, in_clickhouse));
+        for (counters, sums) in db.assert_final_sums_are_the_archives(table, &archive) {
+            before.push((table.clone(), counters, sums));
         }
     }
     // A value above 2^32 stays exact; the period is UTC.
@@ -80,7 +44,7 @@ fn datasets_land_in_clickhouse_with_the_archives_sums_and_resending_adds_nothing
         ingest_into(&again, system, &db.url(), None);
     }
     for (table, counters, sums) in before {
-        assert_eq!(final_sums(&db, &table, &counters), sums, "{table}");
+        assert_eq!(db.final_sums(&table, &counters), sums, "{table}");
     }
 }
 

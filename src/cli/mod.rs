@@ -5,6 +5,7 @@
 //! error; 2 invalid arguments or plan; 3 files were held back because a required sink
 //! failed (or a file could not be fetched or moved) — they are retried next cycle.
 
+mod ddl;
 mod explain;
 mod generate;
 mod ingest;
@@ -34,6 +35,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Generate realistic synthetic PM files for demos and benchmarks.
     Gen(generate::GenArgs),
+    /// Print the DDL that other systems need to read what pmflow delivers.
+    Ddl(ddl::DdlArgs),
 }
 
 /// Errors a subcommand reports, classified for the exit code.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
             Command::Query(args) => query::run(args).await,
             Command::Explain(args) => explain::run(args).await,
             Command::Gen(args) => generate::run(args),
+            Command::Ddl(args) => ddl::run(args).await,
         }
     });
     match result {

@@ -4,12 +4,15 @@
 //!
 //! - [`settings`]: the `clickhouse://` URL;
 //! - [`tables`]: tables created, extended and widened as counters appear;
-//! - [`rowbinary`]: Arrow → `RowBinary`.
+//! - [`rowbinary`]: Arrow → `RowBinary`;
+//! - [`kafka_engine`]: the DDL of the other way in, ClickHouse's Kafka engine reading
+//!   what the Kafka sink publishes (`pmflow ddl clickhouse`).
 //!
 //! Re-sending a file inserts its rows again; `ReplacingMergeTree` keeps one row per
 //! `(ne, object, period_start)` when parts merge, and `SELECT … FINAL` sees one row at
 //! once, so no duplicate is ever visible through `FINAL`.
 
+pub mod kafka_engine;
 pub mod rowbinary;
 pub mod settings;
 pub mod tables;
@@ -28,22 +31,30 @@ use crate::format::TableBatch;
 /// Quotes an identifier for ClickHouse: backquotes, with `\`, `` ` ``, `'`, tab and
 /// newline escaped by a backslash.
 pub fn quote(identifier: &str) -> String {
-    let mut quoted = String::with_capacity(identifier.len() + 2);
-    quoted.push('`');
-    for c in identifier.chars() {
-        if matches!(c, '\\' | '`' | '\'') {
-            quoted.push('\\');
-            quoted.push(c);
-        } else if c == '\t' {
-            quoted.push_str("\\t");
-        } else if c == '\n' {
-            quoted.push_str("\\n");
-        } else {
-            quoted.push(c);
+    delimited(identifier, '`')
+}
+
+/// A ClickHouse string literal: single quotes, escaped as [`quote`] escapes.
+pub fn string_literal(text: &str) -> String {
+    delimited(text, '\'')
+}
+
+fn delimited(text: &str, delimiter: char) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(delimiter);
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '\'' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
         }
     }
-    quoted.push('`');
-    quoted
+    out.push(delimiter);
+    out
 }
 
 /// The server's error code in a ClickHouse error message (`Code: 53, …`).
@@ -82,6 +93,22 @@ pub fn is_transient(error: &clickhouse::error::Error) -> bool {
     }
 }
 
+/// A client of the database of `settings` (connections are made on first use).
+pub fn connect(settings: &ClickHouseSettings) -> Client {
+    let client = Client::default()
+        .with_url(&settings.endpoint)
+        .with_user(&settings.user)
+        .with_database(&settings.database)
+        .with_compression(Compression::Lz4)
+        // The 18.x servers lack the format the client validates rows with; the sink
+        // encodes RowBinary from the table's own column types instead.
+        .with_validation(false);
+    match &settings.password {
+        Some(password) => client.with_password(password),
+        None => client,
+    }
+}
+
 /// Writes files into a ClickHouse database.
 pub struct ClickHouseSink {
     client: Client,
@@ -94,19 +121,8 @@ pub struct ClickHouseSink {
 impl ClickHouseSink {
     /// A sink for the database of `settings`; connects on first use.
     pub fn new(settings: ClickHouseSettings, required: bool) -> Self {
-        let mut client = Client::default()
-            .with_url(&settings.endpoint)
-            .with_user(&settings.user)
-            .with_database(&settings.database)
-            .with_compression(Compression::Lz4)
-            // The 18.x servers lack the format the client validates rows with; the
-            // sink encodes RowBinary from the table's own column types instead.
-            .with_validation(false);
-        if let Some(password) = &settings.password {
-            client = client.with_password(password);
-        }
         Self {
-            client,
+            client: connect(&settings),
             breaker: Breaker::new("ClickHouse", settings.backoff.max * 3),
             settings,
             required,
@@ -184,6 +200,7 @@ mod tests {
         assert_eq!(quote("pm.Foo"), "`pm.Foo`");
         assert_eq!(quote("x`; DROP TABLE t; --"), "`x\\`; DROP TABLE t; --`");
         assert_eq!(quote("a\\b'c\nd"), "`a\\\\b\\'c\\nd`");
+        assert_eq!(string_literal("it's"), "'it\\'s'");
     }
 
     #[test]

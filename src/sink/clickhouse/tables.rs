@@ -57,7 +57,7 @@ const BASES: [(Base, &str); 6] = [
 
 impl ColumnType {
     /// The type a field of a batch is created with.
-    fn for_field(name: &str, kind: ValueKind) -> Self {
+    pub fn for_field(name: &str, kind: ValueKind) -> Self {
         let key = |base| Self {
             base,
             nullable: false,
@@ -100,10 +100,23 @@ impl ColumnType {
             .iter()
             .find(|(base, _)| *base == self.base)
             .expect("known");
+        self.nullable_if_so(name)
+    }
+
+    /// The type of a column that parses text (`JSONEachRow` from Kafka): timestamps
+    /// are read as UTC whatever the server's time zone.
+    pub fn text_input_sql(&self) -> String {
+        match self.base {
+            Base::DateTime => self.nullable_if_so("DateTime('UTC')"),
+            _ => self.sql(),
+        }
+    }
+
+    fn nullable_if_so(&self, base: &str) -> String {
         if self.nullable {
-            format!("Nullable({name})")
+            format!("Nullable({base})")
         } else {
-            name.to_string()
+            base.to_string()
         }
     }
 
@@ -177,29 +190,14 @@ impl TableCatalog {
         let quoted = format!("{}.{}", quote(database), quote(table));
         let mut columns = columns_of(client, database, table).await?;
         if columns.is_empty() {
-            create_table(client, &quoted, schema).await?;
+            info!(table, "creating ClickHouse table");
+            client
+                .query_raw(&create_table_sql(&quoted, schema))
+                .execute()
+                .await?;
             columns = columns_of(client, database, table).await?;
         }
-        let mut additions = Vec::new();
-        let mut widenings = Vec::new();
-        for field in schema.fields() {
-            let needed = ColumnType::for_field(field.name(), ValueKind::of(field.data_type()));
-            let column = quote(field.name());
-            match columns.iter().find(|(name, _)| name == field.name()) {
-                None => additions.push(format!("ADD COLUMN {column} {}", needed.sql())),
-                Some((_, current)) if !current.kind().holds(needed.kind()) => {
-                    widenings.push(format!("MODIFY COLUMN {column} {}", needed.sql()))
-                }
-                Some(_) => {}
-            }
-        }
-        // New columns in one statement; each widening in its own, since converting
-        // many columns at once trips ClickHouse's "suspiciously many files" check.
-        let statements = (!additions.is_empty())
-            .then(|| additions.join(", "))
-            .into_iter()
-            .chain(widenings);
-        for change in statements {
+        for change in column_changes(&columns, schema) {
             info!(table, change, "evolving ClickHouse table");
             let sql = format!("ALTER TABLE {quoted} {change}");
             if let Err(error) = client.query_raw(&sql).execute().await {
@@ -251,7 +249,7 @@ impl TableCatalog {
 /// Columns of a table in table order (as `system.columns` lists them); none when it
 /// does not exist. A column of a type pmflow does not write is an error: its values
 /// could not be encoded.
-async fn columns_of(
+pub async fn columns_of(
     client: &Client,
     database: &str,
     table: &str,
@@ -272,12 +270,9 @@ async fn columns_of(
         .collect()
 }
 
-/// Creates `quoted` with the fields of `schema`.
-async fn create_table(
-    client: &Client,
-    quoted: &str,
-    schema: &Schema,
-) -> Result<(), clickhouse::error::Error> {
+/// `CREATE TABLE IF NOT EXISTS` of `quoted` with the fields of `schema`: a
+/// `ReplacingMergeTree` ordered by the row key and partitioned by month.
+pub fn create_table_sql(quoted: &str, schema: &Schema) -> String {
     let columns: Vec<String> = schema
         .fields()
         .iter()
@@ -286,15 +281,38 @@ async fn create_table(
             format!("{} {}", quote(f.name()), column.sql())
         })
         .collect();
-    let sql = format!(
+    format!(
         "CREATE TABLE IF NOT EXISTS {quoted} ({}) ENGINE = ReplacingMergeTree() \
          PARTITION BY toYYYYMM({}) ORDER BY ({})",
         columns.join(", "),
         schema::PERIOD_START,
         schema::ROW_KEY.join(", ")
-    );
-    info!(table = quoted, "creating ClickHouse table");
-    client.query_raw(&sql).execute().await
+    )
+}
+
+/// The `ALTER TABLE` changes (without `ALTER TABLE <name>`) that make a table with
+/// `columns` take every field of `schema`: new columns in one `ADD COLUMN` list, then
+/// each widening alone, since converting many columns at once trips ClickHouse's
+/// "suspiciously many files" check.
+pub fn column_changes(columns: &[(String, ColumnType)], schema: &Schema) -> Vec<String> {
+    let mut additions = Vec::new();
+    let mut widenings = Vec::new();
+    for field in schema.fields() {
+        let needed = ColumnType::for_field(field.name(), ValueKind::of(field.data_type()));
+        let column = quote(field.name());
+        match columns.iter().find(|(name, _)| name == field.name()) {
+            None => additions.push(format!("ADD COLUMN {column} {}", needed.sql())),
+            Some((_, current)) if !current.kind().holds(needed.kind()) => {
+                widenings.push(format!("MODIFY COLUMN {column} {}", needed.sql()))
+            }
+            Some(_) => {}
+        }
+    }
+    (!additions.is_empty())
+        .then(|| additions.join(", "))
+        .into_iter()
+        .chain(widenings)
+        .collect()
 }
 
 #[cfg(test)]
