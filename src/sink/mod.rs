@@ -62,7 +62,7 @@ impl PlannedFile {
 }
 
 /// One table of a file could not be written to a database.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("table {table}: {message}")]
 pub struct TableFailure {
     /// The measurement table or rule output.

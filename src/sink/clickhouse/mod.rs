@@ -5,6 +5,7 @@
 //! - [`settings`]: the `clickhouse://` URL;
 //! - [`tables`]: tables created, extended and widened as counters appear;
 //! - [`rowbinary`]: Arrow → `RowBinary`;
+//! - [`group`]: the rows of files delivered together go in one `INSERT` per table;
 //! - [`kafka_engine`]: the DDL of the other way in, ClickHouse's Kafka engine reading
 //!   what the Kafka sink publishes (`pmflow ddl clickhouse`).
 //!
@@ -12,18 +13,23 @@
 //! `(ne, object, period_start)` when parts merge, and `SELECT … FINAL` sees one row at
 //! once, so no duplicate is ever visible through `FINAL`.
 
+pub mod group;
 pub mod kafka_engine;
 pub mod rowbinary;
 pub mod settings;
 pub mod tables;
 
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use bytes::Bytes;
 use clickhouse::{Client, Compression};
 
+use self::group::GroupCommit;
 use self::rowbinary::RowBinary;
 pub use self::settings::ClickHouseSettings;
-use self::tables::TableCatalog;
+use self::tables::{TableCatalog, TableLayout};
 use super::retry::Breaker;
 use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;
@@ -115,6 +121,7 @@ pub struct ClickHouseSink {
     settings: ClickHouseSettings,
     required: bool,
     catalog: TableCatalog,
+    groups: GroupCommit,
     breaker: Breaker,
 }
 
@@ -127,6 +134,7 @@ impl ClickHouseSink {
             settings,
             required,
             catalog: TableCatalog::default(),
+            groups: GroupCommit::default(),
         }
     }
 
@@ -142,28 +150,71 @@ impl ClickHouseSink {
             })
             .await
             .map_err(failed)?;
+        self.groups
+            .submit(
+                &table.table,
+                table.batch.clone(),
+                self.settings.batch_rows,
+                |batches| self.insert_group(&table.table, layout.clone(), batches),
+            )
+            .await
+    }
+
+    /// Inserts the batches of a group, `batch_rows` rows per `INSERT` at most.
+    async fn insert_group(
+        &self,
+        table: &str,
+        prepared: Arc<TableLayout>,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), TableFailure> {
         let _no_schema_changes = self.catalog.for_insert().await;
-        let layout = self.catalog.current(&table.table).unwrap_or(layout);
-        let rows = RowBinary::new(&table.batch, &layout)
-            .map_err(|e| TableFailure::new(&table.table, e, false))?;
+        // Every batch's own preparation made the table take it, and layouts only
+        // grow: the latest one fits them all.
+        let layout = self.catalog.current(table).unwrap_or(prepared);
         let sql = format!("INSERT INTO {} FORMAT RowBinary", layout.quoted);
-        let total = table.batch.num_rows();
-        for start in (0..total).step_by(self.settings.batch_rows) {
-            let end = total.min(start + self.settings.batch_rows);
-            let body = Bytes::from(rows.encode(start..end));
-            backoff
-                .run("insert into ClickHouse", is_transient, || {
-                    self.insert(&sql, body.clone())
-                })
-                .await
-                .map_err(|e| {
-                    // The table may have changed under us (another writer added a
-                    // column): read it again before the next write.
-                    self.catalog.forget(&table.table);
-                    failed(e)
-                })?;
+        let batch_rows = self.settings.batch_rows;
+        let mut body = Vec::new();
+        let mut rows = 0;
+        for batch in &batches {
+            let encoder =
+                RowBinary::new(batch, &layout).map_err(|e| TableFailure::new(table, e, false))?;
+            let total = batch.num_rows();
+            for start in (0..total).step_by(batch_rows) {
+                let end = total.min(start + batch_rows);
+                body.extend(encoder.encode(start..end));
+                rows += end - start;
+                if rows >= batch_rows {
+                    self.insert_with_retries(table, &sql, std::mem::take(&mut body))
+                        .await?;
+                    rows = 0;
+                }
+            }
+        }
+        if rows > 0 {
+            self.insert_with_retries(table, &sql, body).await?;
         }
         Ok(())
+    }
+
+    async fn insert_with_retries(
+        &self,
+        table: &str,
+        sql: &str,
+        body: Vec<u8>,
+    ) -> Result<(), TableFailure> {
+        let body = Bytes::from(body);
+        self.settings
+            .backoff
+            .run("insert into ClickHouse", is_transient, || {
+                self.insert(sql, body.clone())
+            })
+            .await
+            .map_err(|e| {
+                // The table may have changed under us (another writer added a column):
+                // read it again before the next write.
+                self.catalog.forget(table);
+                TableFailure::new(table, &e, is_transient(&e))
+            })
     }
 
     async fn insert(&self, sql: &str, body: Bytes) -> Result<(), clickhouse::error::Error> {

@@ -4,11 +4,9 @@
 //! `YYYY-MM-DD hh:mm:ss` in UTC, booleans as 0/1 (ClickHouse `UInt8`), vector
 //! counters as the string they arrived as (`"1,0,3"`), nulls as `null`.
 
-use std::fmt::Write;
-
 use arrow::array::{Array, RecordBatch};
 use arrow::error::ArrowError;
-use chrono::DateTime;
+use chrono::{DateTime, Datelike, Timelike};
 
 use crate::schema;
 use crate::sink::values::{ColumnValues, ValueKind};
@@ -77,24 +75,47 @@ impl JsonRows {
     }
 }
 
+/// `YYYY-MM-DD hh:mm:ss` of `micros` since the epoch, UTC.
 fn push_timestamp(out: &mut String, micros: i64) {
-    match DateTime::from_timestamp_micros(micros) {
-        Some(t) => write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S")).expect("write to String"),
-        None => out.push_str("1970-01-01 00:00:00"),
+    let time = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    let (date, clock) = (time.date_naive(), time.time());
+    let mut digits = itoa::Buffer::new();
+    out.push_str(digits.format(date.year()));
+    for (separator, value) in [
+        ('-', date.month()),
+        ('-', date.day()),
+        (' ', clock.hour()),
+        (':', clock.minute()),
+        (':', clock.second()),
+    ] {
+        out.push(separator);
+        if value < 10 {
+            out.push('0');
+        }
+        out.push_str(digits.format(value));
+    }
+}
+
+/// `text` as a JSON string.
+fn push_string(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&serde_json::Value::from(text).to_string());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
     }
 }
 
 fn write_value(out: &mut String, column: &ColumnValues, row: usize) {
     match column {
         ColumnValues::Integer(v) if v.is_valid(row) => {
-            write!(out, "{}", v.value(row)).expect("write to String")
+            out.push_str(itoa::Buffer::new().format(v.value(row)))
         }
         ColumnValues::Float(v) if v.is_valid(row) && v.value(row).is_finite() => {
-            out.push_str(&serde_json::Value::from(v.value(row)).to_string())
+            out.push_str(ryu::Buffer::new().format_finite(v.value(row)))
         }
-        ColumnValues::Text(v) if v.is_valid(row) => {
-            out.push_str(&serde_json::Value::from(v.value(row)).to_string())
-        }
+        ColumnValues::Text(v) if v.is_valid(row) => push_string(out, v.value(row)),
         ColumnValues::Boolean(v) if v.is_valid(row) => {
             out.push(if v.value(row) { '1' } else { '0' })
         }
@@ -150,5 +171,49 @@ mod tests {
         );
         rows.key("nrcelldu", 0, &mut out);
         assert_eq!(out, "nrcelldu|gNB1|Cell=1|2026-01-05 00:00:00");
+    }
+
+    #[test]
+    fn numbers_and_strings_are_valid_json_that_reads_back_the_same() {
+        let schema = Schema::new(vec![
+            Field::new("ne", DataType::Utf8, false),
+            Field::new("object", DataType::Utf8, false),
+            Field::new("period_start", schema::period_start_type(), false),
+            Field::new("n", DataType::Int64, true),
+            Field::new("x", DataType::Float64, true),
+        ]);
+        let texts = ["plain", "quote\" back\\slash\nline\u{1}", "Ünïcode"];
+        let floats = [0.125, 1e300, 5.0];
+        let ints = [i64::MIN, -1, i64::MAX];
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(texts.to_vec())),
+            Arc::new(StringArray::from(vec!["o"; 3])),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![
+                    0,
+                    951_782_400_000_000,
+                    4_102_444_799_000_000,
+                ])
+                .with_timezone("UTC"),
+            ),
+            Arc::new(Int64Array::from(ints.to_vec())),
+            Arc::new(Float64Array::from(floats.to_vec())),
+        ];
+        let batch = RecordBatch::try_new(Arc::new(schema), columns).unwrap();
+        let rows = JsonRows::new(&batch).unwrap();
+        let times = [
+            "1970-01-01 00:00:00",
+            "2000-02-29 00:00:00",
+            "2099-12-31 23:59:59",
+        ];
+        let mut out = String::new();
+        for row in 0..3 {
+            rows.row(row, &mut out);
+            let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(parsed["ne"], texts[row], "{out}");
+            assert_eq!(parsed["period_start"], times[row], "{out}");
+            assert_eq!(parsed["n"].as_i64(), Some(ints[row]), "{out}");
+            assert_eq!(parsed["x"].as_f64(), Some(floats[row]), "{out}");
+        }
     }
 }
