@@ -20,7 +20,7 @@ use pmflow::sink::{PlannedFile, Sink};
 pub const COUNTERS: usize = 50;
 /// Rows per generated file (one node, 100 cells, 10 periods).
 pub const ROWS_PER_FILE: usize = 1000;
-/// Files the pipeline delivers at once by default.
+/// Files the pipeline delivers at once by default (`PMFLOW_BENCH_DELIVER` changes it).
 pub const DELIVER_AT_ONCE: usize = 4;
 const CELLS_PER_NODE: usize = 100;
 /// Every tenth counter is a float (a gauge); the others are integers.
@@ -109,6 +109,10 @@ pub fn total_rows(files: &[RecordBatch]) -> usize {
 /// Writes every file through `sink` as table `nrcelldu`, `DELIVER_AT_ONCE` files at a
 /// time, as the pipeline's delivery stage does.
 pub async fn deliver(sink: &dyn Sink, files: &[RecordBatch]) {
+    let at_once = std::env::var("PMFLOW_BENCH_DELIVER")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DELIVER_AT_ONCE);
     stream::iter(files.iter().enumerate())
         .map(|(i, batch)| async move {
             let file = PlannedFile {
@@ -122,7 +126,7 @@ pub async fn deliver(sink: &dyn Sink, files: &[RecordBatch]) {
             };
             sink.write(&file).await
         })
-        .buffer_unordered(DELIVER_AT_ONCE)
+        .buffer_unordered(at_once)
         .try_collect::<()>()
         .await
         .expect("sink writes")

@@ -10,7 +10,7 @@
 //! | anything else | | a librdkafka producer option, e.g. `compression.type=zstd`, `security.protocol=SASL_SSL` |
 //!
 //! Producer defaults: `enable.idempotence=true`, `acks=all`, `compression.type=lz4`,
-//! `linger.ms=20`, `batch.num.messages=10000`, `message.timeout.ms=30000`.
+//! `linger.ms=5`, `batch.num.messages=10000`, `message.timeout.ms=30000`.
 
 use std::collections::BTreeMap;
 
@@ -61,7 +61,7 @@ impl KafkaSettings {
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
                 ("compression.type", "lz4"),
-                ("linger.ms", "20"),
+                ("linger.ms", "5"),
                 ("batch.num.messages", "10000"),
                 ("message.timeout.ms", "30000"),
             ]
