@@ -30,20 +30,11 @@ fn clickhouse(host: &str, sql: &str, input: Option<&std::path::Path>) -> String 
         Some(path) => Stdio::from(std::fs::File::open(path).expect("input file")),
         None => Stdio::null(),
     };
-    let output = Command::new("clickhouse-client")
+    let mut command = Command::new("clickhouse-client");
+    command
         .args(["--host", host, "--multiquery", "--query", sql])
-        .stdin(stdin)
-        .output()
-        .expect("clickhouse-client runs (scripts/clickhouse.sh installs it)");
-    assert!(
-        output.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string()
+        .stdin(stdin);
+    common::client_output(&mut command, sql)
 }
 
 fn main() {

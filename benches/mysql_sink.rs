@@ -26,7 +26,8 @@ use common::COUNTERS;
 
 /// Runs SQL through the `mariadb` client of the benchmark server.
 fn mariadb(url: &url::Url, sql: &str) -> String {
-    let output = Command::new("mariadb")
+    let mut command = Command::new("mariadb");
+    command
         .args([
             "--protocol=TCP",
             "--local-infile=1",
@@ -37,18 +38,8 @@ fn mariadb(url: &url::Url, sql: &str) -> String {
         .arg(format!("-P{}", url.port().unwrap_or(3306)))
         .arg(format!("-u{}", url.username()))
         .arg(format!("-p{}", url.password().unwrap_or("")))
-        .args(["-e", sql])
-        .output()
-        .expect("the mariadb client runs (scripts/mariadb.sh installs it)");
-    assert!(
-        output.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string()
+        .args(["-e", sql]);
+    common::client_output(&mut command, sql)
 }
 
 fn main() {

@@ -5,7 +5,8 @@ mod common;
 
 use common::clickhouse::TestDb;
 use common::{
-    QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters, ingest_into, stage_dataset,
+    NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters,
+    ingest_into, stage_dataset,
 };
 
 #[test]
@@ -64,16 +65,7 @@ fn a_new_counter_in_a_later_period_adds_a_nullable_column() {
             "SELECT ne, count(), count(`RRU.MaxLayerDlMimo`) FROM nrcelldu FINAL \
              GROUP BY ne, period_start ORDER BY ne, period_start"
         ),
-        [
-            "gNB0001\t12\t0",
-            "gNB0001\t12\t0",
-            "gNB0001\t12\t0",
-            "gNB0001\t12\t0",
-            "gNB0002\t12\t0",
-            "gNB0002\t12\t0",
-            "gNB0002\t12\t12",
-            "gNB0002\t12\t12",
-        ]
+        NEW_COUNTER_ROWS
     );
     let engine = db.value(
         "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'nrcelldu'",

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb};
 use common::{
-    QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters, generate, ingest_args,
-    ingest_into, names_in, pmflow, query_csv, same_number, stage, stage_dataset,
+    NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters,
+    generate, ingest_args, ingest_into, names_in, pmflow, query_csv, same_number, stage,
+    stage_dataset,
 };
 
 /// Row count and the sum of every numeric counter of `table` agree between MySQL
@@ -158,16 +159,7 @@ fn a_new_counter_in_a_later_period_adds_a_column_with_nulls_before() {
             "SELECT ne, COUNT(*), COUNT(RRU_MaxLayerDlMimo) FROM nrcelldu \
              GROUP BY ne, period_start ORDER BY ne, period_start"
         ),
-        [
-            "gNB0001\t12\t0",
-            "gNB0001\t12\t0",
-            "gNB0001\t12\t0",
-            "gNB0001\t12\t0",
-            "gNB0002\t12\t0",
-            "gNB0002\t12\t0",
-            "gNB0002\t12\t12",
-            "gNB0002\t12\t12",
-        ]
+        NEW_COUNTER_ROWS
     );
     let mapping = db.value(
         "SELECT column_name, mysql_table, sql_type, first_file FROM pmflow_columns \

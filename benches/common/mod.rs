@@ -147,6 +147,23 @@ pub fn report(rows: usize, sink: (&str, f64), baseline: (&str, f64)) {
     );
 }
 
+/// The trimmed stdout of a server's command-line client running `what`; panics with
+/// its stderr when it fails.
+pub fn client_output(command: &mut std::process::Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: the client does not run ({e}); see scripts/"));
+    assert!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
 /// All `files` as one TSV file in the temporary directory, named `name`.
 pub fn tsv_file(files: &[RecordBatch], name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(name);

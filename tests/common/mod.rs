@@ -176,6 +176,19 @@ pub fn early_and_late_files(tmp: &Path) -> (std::path::PathBuf, std::path::PathB
     (early, late)
 }
 
+/// Per (ne, period) of [`early_and_late_files`]: rows of `nrcelldu`, and rows with
+/// a value of `RRU.MaxLayerDlMimo` (node 2's last two periods only).
+pub const NEW_COUNTER_ROWS: [&str; 8] = [
+    "gNB0001\t12\t0",
+    "gNB0001\t12\t0",
+    "gNB0001\t12\t0",
+    "gNB0001\t12\t0",
+    "gNB0002\t12\t0",
+    "gNB0002\t12\t0",
+    "gNB0002\t12\t12",
+    "gNB0002\t12\t12",
+];
+
 /// A file of node `ne1` whose counters have the given names, with values 1, 2, 3, ….
 pub fn file_with_counters(names: &[&str]) -> String {
     let types: String = names
