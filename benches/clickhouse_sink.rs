@@ -1,8 +1,8 @@
 //! ClickHouse sink throughput against ClickHouse's own text bulk path, in the same run.
 //!
 //! Writes `PMFLOW_BENCH_ROWS` (default 1,000,000) generated rows of 50 counters through
-//! the sink, 1,000-row files delivered 4 at a time as the pipeline does, into a fresh
-//! database; then inserts the same rows, as one TSV stream, into an identical empty
+//! the sink, 1,000-row files delivered as many at a time as the sink takes (its
+//! `files_at_once`), as the pipeline does, into a fresh database; then inserts the same rows, as one TSV stream, into an identical empty
 //! table with `clickhouse-client --query "INSERT … FORMAT TSV"` (the baseline). Prints
 //! rows/s of both and their ratio.
 //!
@@ -37,6 +37,14 @@ fn clickhouse(host: &str, sql: &str, input: Option<&std::path::Path>) -> String 
     common::client_output(&mut command, sql)
 }
 
+/// Waits until the server merges no parts, so that neither measurement pays for the
+/// other's background work.
+fn wait_for_merges(host: &str) {
+    while clickhouse(host, "SELECT count() FROM system.merges", None) != "0" {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 fn main() {
     let server = std::env::var("PMFLOW_BENCH_CLICKHOUSE_URL")
         .unwrap_or_else(|_| "clickhouse://default@127.0.0.1:8123".to_string());
@@ -59,6 +67,7 @@ fn main() {
     sink_url.set_query(std::env::var("PMFLOW_BENCH_SINK_PARAMS").ok().as_deref());
     let settings = ClickHouseSettings::from_url(sink_url.as_str()).expect("URL");
     let sink = ClickHouseSink::new(settings, true);
+    wait_for_merges(&host);
     let started = Instant::now();
     runtime.block_on(common::deliver(&sink, &files));
     let sink_secs = started.elapsed().as_secs_f64();
@@ -69,6 +78,7 @@ fn main() {
         "CREATE TABLE pmflow_bench_load.nrcelldu AS pmflow_bench_sink.nrcelldu",
         None,
     );
+    wait_for_merges(&host);
     let started = Instant::now();
     clickhouse(
         &host,

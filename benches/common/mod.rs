@@ -1,6 +1,7 @@
 //! What the sink benchmarks share: the generated rows (`PMFLOW_BENCH_ROWS` of 50
 //! counters in 1,000-row files), their TSV form for the servers' own bulk loaders, and
-//! delivery through a sink the way the pipeline delivers (4 files at a time).
+//! delivery through a sink the way the pipeline delivers (as many files at once as the
+//! sink asks for, else 4).
 #![allow(dead_code)] // each benchmark uses a different subset
 
 use std::io::Write;
@@ -20,7 +21,7 @@ use pmflow::sink::{PlannedFile, Sink};
 pub const COUNTERS: usize = 50;
 /// Rows per generated file (one node, 100 cells, 10 periods).
 pub const ROWS_PER_FILE: usize = 1000;
-/// Files the pipeline delivers at once by default (`PMFLOW_BENCH_DELIVER` changes it).
+/// Files the pipeline delivers at once by default (`workers.deliver`).
 pub const DELIVER_AT_ONCE: usize = 4;
 const CELLS_PER_NODE: usize = 100;
 /// Every tenth counter is a float (a gauge); the others are integers.
@@ -106,13 +107,10 @@ pub fn total_rows(files: &[RecordBatch]) -> usize {
     files.iter().map(RecordBatch::num_rows).sum()
 }
 
-/// Writes every file through `sink` as table `nrcelldu`, `DELIVER_AT_ONCE` files at a
-/// time, as the pipeline's delivery stage does.
+/// Writes every file through `sink` as table `nrcelldu`, as many files at a time as
+/// the pipeline's delivery stage gives the sink.
 pub async fn deliver(sink: &dyn Sink, files: &[RecordBatch]) {
-    let at_once = std::env::var("PMFLOW_BENCH_DELIVER")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(DELIVER_AT_ONCE);
+    let at_once = sink.files_at_once().unwrap_or(DELIVER_AT_ONCE);
     stream::iter(files.iter().enumerate())
         .map(|(i, batch)| async move {
             let file = PlannedFile {

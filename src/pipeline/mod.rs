@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! list ─► fetch + decompress + parse (blocking pool, `workers.parse` at once)
-//!      ─► bounded queue (`workers.queue` parsed files: the memory bound)
-//!      ─► align + rules ─► every sink (`workers.deliver` files at once) ─► tracker
+//!      ─► bounded queue (`workers.queue` parsed files)
+//!      ─► align + rules (`workers.deliver` files at once)
+//!      ─► every sink, each taking as many files at once as it asks for
+//!         ([`Sink::files_at_once`], else `workers.deliver`) ─► tracker
 //! ```
+//!
+//! Files in memory are bounded by the queue, the files being planned, and the most
+//! files any sink takes at once.
 
 pub mod stats;
 pub mod tracker;
@@ -14,6 +19,7 @@ use std::time::Instant;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, stream};
+use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
@@ -62,6 +68,19 @@ struct Fetched {
     result: Result<(String, ParsedFile), ParseFailure>,
 }
 
+/// A file ready for its sinks after the plan stage.
+struct Planned {
+    file: SourceFile,
+    report: FileReport,
+    planned: PlannedFile,
+}
+
+/// A sink and the files it may take at once.
+struct SinkSlot {
+    sink: Arc<dyn Sink>,
+    permits: Semaphore,
+}
+
 /// Why a file did not get past the parse stage.
 enum ParseFailure {
     /// The file could not be fetched: it stays for the next cycle.
@@ -74,7 +93,9 @@ enum ParseFailure {
 pub struct Pipeline {
     system: String,
     source: Arc<dyn Source>,
-    sinks: Vec<Arc<dyn Sink>>,
+    sinks: Vec<SinkSlot>,
+    /// Files written to sinks at once: the most any sink takes.
+    in_flight: usize,
     registry: SchemaRegistry,
     rules: RuleSet,
     workers: Workers,
@@ -119,10 +140,23 @@ impl Pipeline {
                 }
             }
         }
+        let mut in_flight = plan.workers.deliver;
+        let sinks: Vec<SinkSlot> = sinks
+            .into_iter()
+            .map(|sink| {
+                let at_once = sink.files_at_once().unwrap_or(plan.workers.deliver).max(1);
+                in_flight = in_flight.max(at_once);
+                SinkSlot {
+                    sink,
+                    permits: Semaphore::new(at_once),
+                }
+            })
+            .collect();
         Ok(Self {
             system: plan.system.clone(),
             source: Arc::new(LocalDirSource::new(inbox, plan.include.clone())),
             sinks,
+            in_flight,
             registry: SchemaRegistry::seeded(seed.unwrap_or_default()),
             rules: RuleSet::new(plan.rules.clone()),
             workers: plan.workers,
@@ -156,8 +190,15 @@ impl Pipeline {
             }
         };
         let deliver_stage = rx
-            .map(|fetched| self.deliver(fetched))
+            .map(|fetched| self.plan_fetched(fetched))
             .buffer_unordered(self.workers.deliver)
+            .map(|planned| async move {
+                match planned {
+                    Ok(planned) => self.deliver(planned).await,
+                    Err(finished) => finished,
+                }
+            })
+            .buffer_unordered(self.in_flight)
             .for_each(|report| {
                 stats.add(&report);
                 progress(Progress::Finished(&report));
@@ -254,7 +295,9 @@ impl Pipeline {
         (planned, warnings)
     }
 
-    async fn deliver(&self, fetched: Fetched) -> FileReport {
+    /// Plans a parsed file; a file that failed to fetch or parse is finished here
+    /// (held, or quarantined) and its report returned as the error.
+    async fn plan_fetched(&self, fetched: Fetched) -> Result<Planned, FileReport> {
         let Fetched {
             file,
             mut report,
@@ -265,7 +308,7 @@ impl Pipeline {
             Err(ParseFailure::Fetch(error)) => {
                 warn!(%error, "fetch failed; the file stays for the next cycle");
                 report.outcome = FileOutcome::Held;
-                return report;
+                return Err(report);
             }
             Err(ParseFailure::Invalid(reason)) => {
                 warn!(file = file.name, reason, "quarantining file");
@@ -275,7 +318,7 @@ impl Pipeline {
                 } else {
                     FileOutcome::Held
                 };
-                return report;
+                return Err(report);
             }
         };
         let started = Instant::now();
@@ -287,12 +330,25 @@ impl Pipeline {
             .iter()
             .map(|t| t.batch.num_rows() as u64)
             .sum();
+        Ok(Planned {
+            file,
+            report,
+            planned,
+        })
+    }
+
+    /// Writes a planned file to every sink and completes it as the tracker decides.
+    async fn deliver(&self, planned: Planned) -> FileReport {
+        let Planned {
+            file,
+            mut report,
+            planned,
+        } = planned;
         let started = Instant::now();
-        let results = futures::future::join_all(
-            self.sinks
-                .iter()
-                .map(|sink| async { (sink.required(), sink.write(&planned).await) }),
-        )
+        let results = futures::future::join_all(self.sinks.iter().map(|slot| async {
+            let _permit = slot.permits.acquire().await.expect("never closed");
+            (slot.sink.required(), slot.sink.write(&planned).await)
+        }))
         .await;
         report.sink = started.elapsed();
         match settle(results) {

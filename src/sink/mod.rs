@@ -133,6 +133,12 @@ pub trait Sink: Send + Sync {
     fn describe(&self) -> String;
     /// Whether a failure holds the file back.
     fn required(&self) -> bool;
+    /// How many files this sink takes at once, when it wants more (or fewer) than
+    /// the pipeline's `workers.deliver`: a sink that merges the rows of files written
+    /// together into larger writes gains from seeing many at a time.
+    fn files_at_once(&self) -> Option<usize> {
+        None
+    }
     /// Stores every row of the file; `Ok` is the acknowledgement.
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError>;
 }

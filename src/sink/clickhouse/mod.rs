@@ -19,6 +19,7 @@ pub mod rowbinary;
 pub mod settings;
 pub mod tables;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -172,59 +173,81 @@ impl ClickHouseSink {
         // grow: the latest one fits them all.
         let layout = self.catalog.current(table).unwrap_or(prepared);
         let sql = format!("INSERT INTO {} FORMAT RowBinary", layout.quoted);
-        let batch_rows = self.settings.batch_rows;
-        let mut body = Vec::new();
-        let mut rows = 0;
-        for batch in &batches {
-            let encoder =
-                RowBinary::new(batch, &layout).map_err(|e| TableFailure::new(table, e, false))?;
-            let total = batch.num_rows();
-            for start in (0..total).step_by(batch_rows) {
-                let end = total.min(start + batch_rows);
-                body.extend(encoder.encode(start..end));
-                rows += end - start;
-                if rows >= batch_rows {
-                    self.insert_with_retries(table, &sql, std::mem::take(&mut body))
-                        .await?;
-                    rows = 0;
-                }
-            }
-        }
-        if rows > 0 {
-            self.insert_with_retries(table, &sql, body).await?;
+        let encoders = batches
+            .iter()
+            .map(|batch| RowBinary::new(batch, &layout))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TableFailure::new(table, e, false))?;
+        let rows: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+        for pieces in split_inserts(&rows, self.settings.batch_rows, PIECE_ROWS) {
+            self.settings
+                .backoff
+                .run("insert into ClickHouse", is_transient, || {
+                    self.insert(&sql, &encoders, &pieces)
+                })
+                .await
+                .map_err(|e| {
+                    // The table may have changed under us (another writer added a
+                    // column): read it again before the next write.
+                    self.catalog.forget(table);
+                    TableFailure::new(table, &e, is_transient(&e))
+                })?;
         }
         Ok(())
     }
 
-    async fn insert_with_retries(
+    /// One `INSERT` streaming `pieces`, each encoded while the server reads the one
+    /// before it.
+    async fn insert(
         &self,
-        table: &str,
         sql: &str,
-        body: Vec<u8>,
-    ) -> Result<(), TableFailure> {
-        let body = Bytes::from(body);
-        self.settings
-            .backoff
-            .run("insert into ClickHouse", is_transient, || {
-                self.insert(sql, body.clone())
-            })
-            .await
-            .map_err(|e| {
-                // The table may have changed under us (another writer added a column):
-                // read it again before the next write.
-                self.catalog.forget(table);
-                TableFailure::new(table, &e, is_transient(&e))
-            })
-    }
-
-    async fn insert(&self, sql: &str, body: Bytes) -> Result<(), clickhouse::error::Error> {
+        encoders: &[RowBinary],
+        pieces: &[Piece],
+    ) -> Result<(), clickhouse::error::Error> {
         let mut insert = self
             .client
             .insert_formatted_with(sql)
             .with_timeouts(Some(self.settings.timeout), Some(self.settings.timeout));
-        insert.send(body).await?;
+        for (batch, rows) in pieces {
+            let body = encoders[*batch].encode(rows.clone());
+            insert.send(Bytes::from(body)).await?;
+        }
         insert.end().await
     }
+}
+
+/// Rows encoded and sent at a time within an insert: small enough that no whole
+/// insert's body is ever held in memory, large enough to compress well.
+const PIECE_ROWS: usize = 8192;
+
+/// Rows `rows` of the group's batch number `.0`.
+type Piece = (usize, Range<usize>);
+
+/// How a group of batches with `rows` rows each is inserted: inserts of at most
+/// `batch_rows` rows, each a list of pieces of at most `piece_rows` rows.
+fn split_inserts(rows: &[usize], batch_rows: usize, piece_rows: usize) -> Vec<Vec<Piece>> {
+    let mut inserts = Vec::new();
+    let mut current: Vec<Piece> = Vec::new();
+    let mut current_rows = 0;
+    for (batch, &total) in rows.iter().enumerate() {
+        let mut start = 0;
+        while start < total {
+            let end = total
+                .min(start + piece_rows)
+                .min(start + batch_rows - current_rows);
+            current.push((batch, start..end));
+            current_rows += end - start;
+            start = end;
+            if current_rows == batch_rows {
+                inserts.push(std::mem::take(&mut current));
+                current_rows = 0;
+            }
+        }
+    }
+    if !current.is_empty() {
+        inserts.push(current);
+    }
+    inserts
 }
 
 #[async_trait]
@@ -235,6 +258,11 @@ impl Sink for ClickHouseSink {
 
     fn required(&self) -> bool {
         self.required
+    }
+
+    /// Many: files written together share inserts (see [`group`]).
+    fn files_at_once(&self) -> Option<usize> {
+        Some(self.settings.files_at_once)
     }
 
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
@@ -252,6 +280,20 @@ mod tests {
         assert_eq!(quote("x`; DROP TABLE t; --"), "`x\\`; DROP TABLE t; --`");
         assert_eq!(quote("a\\b'c\nd"), "`a\\\\b\\'c\\nd`");
         assert_eq!(string_literal("it's"), "'it\\'s'");
+    }
+
+    #[test]
+    fn groups_split_into_inserts_of_batch_rows_streamed_in_pieces() {
+        assert_eq!(
+            split_inserts(&[5, 0, 12], 8, 3),
+            [
+                vec![(0, 0..3), (0, 3..5), (2, 0..3)],
+                vec![(2, 3..6), (2, 6..9), (2, 9..11)],
+                vec![(2, 11..12)],
+            ]
+        );
+        assert_eq!(split_inserts(&[4], 4, 10), [vec![(0, 0..4)]]);
+        assert!(split_inserts(&[0], 4, 10).is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! | parameter | default | meaning |
 //! |---|---|---|
 //! | `batch_rows` | 100000 | rows per `INSERT` at most |
+//! | `files_at_once` | 256 | files the sink takes at once; their rows share inserts |
 //! | `retries` | 5 | retries of a transient failure (network, timeouts, too many parts) |
 //! | `retry_base_ms` | 200 | first retry delay, doubled each time, with jitter |
 //! | `timeout_ms` | 60000 | how long one `INSERT` may take |
@@ -35,6 +36,9 @@ pub struct ClickHouseSettings {
     pub redacted: String,
     /// Rows per `INSERT` at most.
     pub batch_rows: usize,
+    /// Files taken at once: the more files wait together, the larger the inserts
+    /// (each file's rows stay in memory until its insert is acknowledged).
+    pub files_at_once: usize,
     /// Retries of transient failures.
     pub backoff: Backoff,
     /// How long one `INSERT` may take.
@@ -71,6 +75,7 @@ impl ClickHouseSettings {
                 .or_else(|| std::env::var(PASSWORD_ENV).ok()),
             redacted: String::new(),
             batch_rows: 100_000,
+            files_at_once: 256,
             backoff: Backoff::default(),
             timeout: Duration::from_secs(60),
         };
@@ -80,6 +85,9 @@ impl ClickHouseSettings {
             }
             match key.as_ref() {
                 "batch_rows" => settings.batch_rows = whole_number(&key, &value)?.max(1) as usize,
+                "files_at_once" => {
+                    settings.files_at_once = whole_number(&key, &value)?.max(1) as usize
+                }
                 "timeout_ms" => {
                     settings.timeout = Duration::from_millis(whole_number(&key, &value)?.max(1))
                 }
@@ -102,18 +110,23 @@ mod tests {
 
     #[test]
     fn url_parts_and_defaults() {
-        let s =
-            ClickHouseSettings::from_url("clickhouse://pm:pw@ch:8124/pm?batch_rows=500").unwrap();
+        let s = ClickHouseSettings::from_url(
+            "clickhouse://pm:pw@ch:8124/pm?batch_rows=500&files_at_once=8",
+        )
+        .unwrap();
         assert_eq!(
             (s.endpoint.as_str(), s.database.as_str(), s.user.as_str()),
             ("http://ch:8124", "pm", "pm")
         );
-        assert_eq!((s.password.as_deref(), s.batch_rows), (Some("pw"), 500));
+        assert_eq!(
+            (s.password.as_deref(), s.batch_rows, s.files_at_once),
+            (Some("pw"), 500, 8)
+        );
         assert_eq!(s.redacted, "clickhouse://pm:***@ch:8124/pm");
         let s = ClickHouseSettings::from_url("clickhouse://ch").unwrap();
         assert_eq!(
-            (s.endpoint.as_str(), s.database.as_str()),
-            ("http://ch:8123", "default")
+            (s.endpoint.as_str(), s.database.as_str(), s.files_at_once),
+            ("http://ch:8123", "default", 256)
         );
         assert!(ClickHouseSettings::from_url("clickhouse://ch/db?batchrows=1").is_err());
     }
