@@ -3,13 +3,20 @@
 # run), anonymous with write access to the folder /pm (uploads, mkdir, rename), passive
 # ports 30000-30099 on 127.0.0.1. Does nothing when a server already listens. Prints
 # the URL of the folder.
+#
+# Tests start private servers with the same configuration through the environment:
+# PMFLOW_FTP_PORT; PMFLOW_FTP_ROOT (its pm/ folder is served; the listener's pid is
+# written to ROOT.pid, its log to ROOT.vsftpd.log); PMFLOW_FTP_MAX_RATE (bytes/s per
+# transfer, 0 = unlimited).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PORT=2121
-ROOT=/srv/pmflow-ftp
-CONF=${TMPDIR:-/tmp}/pmflow-vsftpd.conf
-LOG=${TMPDIR:-/tmp}/pmflow-vsftpd.log
+PORT=${PMFLOW_FTP_PORT:-2121}
+ROOT=${PMFLOW_FTP_ROOT:-/srv/pmflow-ftp}
+# Beside a private root, or in the temporary directory for the shared server.
+STATE=${PMFLOW_FTP_ROOT:-${TMPDIR:-/tmp}/pmflow-ftp}
+CONF=$STATE.vsftpd.conf
+LOG=$STATE.vsftpd.log
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
@@ -40,11 +47,13 @@ pasv_max_port=30099
 seccomp_sandbox=NO
 max_clients=200
 max_per_ip=200
+anon_max_rate=${PMFLOW_FTP_MAX_RATE:-0}
 xferlog_enable=YES
 vsftpd_log_file=$LOG
 CONF
   echo "== starting vsftpd on 127.0.0.1:$PORT (log: $LOG)" >&2
   setsid /usr/sbin/vsftpd "$CONF" >>"$LOG" 2>&1 < /dev/null &
+  echo $! >"$STATE.pid"
   wait_for vsftpd "$LOG" listening
 fi
 echo "ftp://anonymous@127.0.0.1:$PORT/pm"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of pmflow: formatting, lints, unit and integration tests (cargo nextest),
 # and a check that the benchmarks build. Installs and starts what it needs (cargo-nextest,
-# MariaDB, ClickHouse, tansu) when missing.
+# MariaDB, ClickHouse, tansu, vsftpd) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -23,5 +23,7 @@ echo "== ClickHouse for the ClickHouse sink tests"
 scripts/clickhouse.sh
 echo "== a Kafka-protocol broker (tansu) for the Kafka sink tests"
 export PMFLOW_TEST_KAFKA="$(scripts/kafka.sh)"
+echo "== vsftpd for the FTP source tests (each test starts its own)"
+scripts/ftp.sh
 echo "== cargo nextest"
 cargo nextest run --no-fail-fast

@@ -6,7 +6,7 @@
 //! format = "3gpp-xml"          # the only format so far
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
 //! [source]
-//! url = "inbox/5ga"            # local directory
+//! url = "inbox/5ga"            # local directory, or ftp://user:pass@host:21/folder
 //! include = ["*.xml", "*.xml.gz"]
 //! [workers]
 //! parse = 0                    # 0 = one per core
@@ -26,6 +26,7 @@ use crate::sink::clickhouse::ClickHouseSettings;
 use crate::sink::kafka::KafkaSettings;
 use crate::sink::mysql::MySqlSettings;
 use crate::source::NameFilter;
+use crate::source::ftp::FtpSettings;
 
 /// A plan or its overrides are invalid; the message names the key or flag.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +82,7 @@ pub struct PlanFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSection {
-    /// Local directory (path or `file://` URL).
+    /// Local directory (path or `file://` URL) or `ftp://` URL.
     pub url: Option<String>,
     /// Glob patterns of file names to collect; empty = every visible file.
     #[serde(default)]
@@ -173,7 +174,7 @@ impl PlanFile {
 pub struct Overrides {
     /// `--system`.
     pub system: Option<String>,
-    /// The source argument (inbox directory).
+    /// The source argument (inbox directory or `ftp://` URL).
     pub source: Option<String>,
     /// `--archive DIR`: a required Parquet archive sink.
     pub archive: Option<String>,
@@ -233,6 +234,39 @@ impl std::fmt::Display for SinkSpec {
     }
 }
 
+/// A source as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A local inbox directory.
+    Local(PathBuf),
+    /// A folder on an FTP server.
+    Ftp(FtpSettings),
+}
+
+impl SourceSpec {
+    /// The source's last folder name, from which a system name may be inferred.
+    fn folder_name(&self) -> Option<String> {
+        match self {
+            SourceSpec::Local(dir) => dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+            SourceSpec::Ftp(settings) => settings
+                .folder
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Local(dir) => write!(f, "{}", dir.display()),
+            SourceSpec::Ftp(settings) => write!(f, "{}", settings.redacted),
+        }
+    }
+}
+
 /// Concurrency of a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workers {
@@ -249,8 +283,8 @@ pub struct Workers {
 pub struct SystemPlan {
     /// System name (safe for paths: `[a-z0-9][a-z0-9_-]*`).
     pub system: String,
-    /// Local inbox directory (absent in plans used only to `explain`).
-    pub source: Option<PathBuf>,
+    /// Where files come from (absent in plans used only to `explain`).
+    pub source: Option<SourceSpec>,
     /// File-name filter.
     pub include: NameFilter,
     /// Where the rules were loaded from, if anywhere.
@@ -274,6 +308,24 @@ pub fn valid_system_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
         && name.len() <= 32
+}
+
+/// Parses a source: an `ftp://` URL, else a local directory (`file://` URL or path,
+/// made absolute by `local`).
+fn parse_source(text: &str, local: impl Fn(&Path) -> PathBuf) -> Result<SourceSpec, ConfigError> {
+    match text.split_once("://").map(|(scheme, _)| scheme) {
+        Some("ftp") => FtpSettings::from_url(text)
+            .map(SourceSpec::Ftp)
+            .map_err(|message| invalid("source", format!("ftp:// URL: {message}"))),
+        None => Ok(SourceSpec::Local(local(Path::new(text)))),
+        Some("file") => Ok(SourceSpec::Local(local(Path::new(
+            &text["file://".len()..],
+        )))),
+        Some(scheme) => Err(invalid(
+            "source",
+            format!("unknown source scheme {scheme:?} in {text:?} (known: ftp, file)"),
+        )),
+    }
 }
 
 /// Parses a sink URL. `required` is what the plan says, if anything; otherwise Kafka
@@ -339,25 +391,14 @@ impl SystemPlan {
         }
         let source_section = file.source.unwrap_or_default();
         let source = match (&overrides.source, &source_section.url) {
-            (Some(flag), _) => Some(PathBuf::from(flag)),
-            (None, Some(url)) => Some(in_plan(Path::new(
-                url.strip_prefix("file://").unwrap_or(url),
-            ))),
+            (Some(flag), _) => Some(parse_source(flag, |p| p.to_path_buf())?),
+            (None, Some(url)) => Some(parse_source(url, in_plan)?),
             (None, None) => None,
         };
-        if let Some(source) = source
-            .as_ref()
-            .filter(|s| s.to_string_lossy().contains("://"))
-        {
-            return Err(invalid(
-                "source",
-                format!("{} is not a local directory", source.display()),
-            ));
-        }
         let inferred = source
-            .as_deref()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().to_lowercase())
+            .as_ref()
+            .and_then(SourceSpec::folder_name)
+            .map(|n| n.to_lowercase())
             .filter(|n| valid_system_name(n));
         let system = overrides
             .system
@@ -415,14 +456,14 @@ impl SystemPlan {
     }
 
     /// Checks that the plan can run a cycle: it has a source and at least one sink.
-    pub fn require_runnable(&self) -> Result<&Path, ConfigError> {
+    pub fn require_runnable(&self) -> Result<&SourceSpec, ConfigError> {
         if self.sinks.is_empty() {
             return Err(invalid(
                 "sink",
                 "no sink: give --archive DIR or a [[sink]] in the plan",
             ));
         }
-        self.source.as_deref().ok_or_else(|| {
+        self.source.as_ref().ok_or_else(|| {
             invalid(
                 "source",
                 "no source: give an inbox directory or [source] url",
@@ -457,6 +498,8 @@ mod tests {
         assert_eq!(plan.system, "5ga");
         let plan = SystemPlan::resolve(None, overrides("/data/in box")).unwrap();
         assert_eq!(plan.system, DEFAULT_SYSTEM);
+        let plan = SystemPlan::resolve(None, overrides("ftp://h/pm/ONT/")).unwrap();
+        assert_eq!(plan.system, "ont");
     }
 
     #[test]
@@ -469,6 +512,10 @@ mod tests {
         o.sinks = vec!["s3://bucket/archive".into()];
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("sink:"), "{err}");
+        let err = SystemPlan::resolve(None, overrides("sftp://h/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("source:"), "{err}");
     }
 
     #[test]
@@ -481,7 +528,10 @@ mod tests {
         )
         .unwrap();
         let resolved = SystemPlan::resolve(Some(&plan), Overrides::default()).unwrap();
-        assert_eq!(resolved.source, Some(dir.path().join("in")));
+        assert_eq!(
+            resolved.source,
+            Some(SourceSpec::Local(dir.path().join("in")))
+        );
         assert_eq!(
             resolved.sinks,
             [SinkSpec::Archive {

@@ -12,6 +12,7 @@ pub mod format;
 pub mod generator;
 pub mod pipeline;
 pub mod plan;
+pub mod retry;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -7,7 +7,8 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::kafka::{PrivateBroker, consume, free_port, shared_broker};
+use common::free_port;
+use common::kafka::{PrivateBroker, consume, shared_broker};
 use common::{generate, ingest_args, ingest_into, names_in, pmflow, query_csv, stage};
 
 /// Rows of each table of the archive.

@@ -1,4 +1,4 @@
-//! `pmflow ingest`: one cycle over an inbox, then exit.
+//! `pmflow ingest`: one cycle over an inbox (local or FTP), then exit.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +13,8 @@ use super::Failure;
 /// Arguments of `pmflow ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Inbox directory (overrides the plan's [source] url).
+    /// Inbox: a local directory or an ftp://user:pass@host:port/folder URL (overrides
+    /// the plan's [source] url).
     inbox: Option<String>,
     /// Parquet archive directory: a required archive sink (replaces the plan's sinks).
     #[arg(long)]

@@ -17,17 +17,17 @@ pub mod tracker;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt, stream};
+use futures::{StreamExt, stream};
 use tokio::sync::Semaphore;
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
-use crate::config::{ConfigError, SinkSpec, SystemPlan, Workers};
+use crate::config::{ConfigError, SinkSpec, SourceSpec, SystemPlan, Workers};
 use crate::format::{self, FileContext, ParsedFile, TableBatch};
 use crate::plan::{RuleSet, SchemaRegistry};
 use crate::sink::{ArchiveSink, ClickHouseSink, KafkaSink, MySqlSink, PlannedFile, Sink};
-use crate::source::{Completion, LocalDirSource, Source, SourceError, SourceFile};
+use crate::source::{Completion, FtpSource, LocalDirSource, Source, SourceError, SourceFile};
 
 pub use stats::{CycleStats, FileOutcome, FileReport};
 use tracker::{Settlement, settle};
@@ -105,7 +105,12 @@ impl Pipeline {
     /// Builds the pipeline of a plan: opens sinks, loads rules, and seeds the schema
     /// registry with the archive's current table schemas.
     pub async fn build(plan: &SystemPlan) -> Result<Self, BuildError> {
-        let inbox = plan.require_runnable()?;
+        let source: Arc<dyn Source> = match plan.require_runnable()? {
+            SourceSpec::Local(dir) => Arc::new(LocalDirSource::new(dir, plan.include.clone())),
+            SourceSpec::Ftp(settings) => {
+                Arc::new(FtpSource::new(settings.clone(), plan.include.clone()))
+            }
+        };
         let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
         let mut seed = None;
         for spec in &plan.sinks {
@@ -154,7 +159,7 @@ impl Pipeline {
             .collect();
         Ok(Self {
             system: plan.system.clone(),
-            source: Arc::new(LocalDirSource::new(inbox, plan.include.clone())),
+            source,
             sinks,
             in_flight,
             registry: SchemaRegistry::seeded(seed.unwrap_or_default()),
@@ -178,18 +183,24 @@ impl Pipeline {
         };
         progress(Progress::Listed(stats.scanned));
         let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
-        let parse_stage = async move {
-            let mut tx = tx;
-            let mut parsed = stream::iter(files)
-                .map(|file| self.fetch_and_parse(file))
-                .buffer_unordered(self.workers.parse);
-            while let Some(fetched) = parsed.next().await {
-                if tx.send(fetched).await.is_err() {
-                    break;
+        // A fetch starts only once its file has a place in the queue, so a started
+        // download is never left half-read (holding a source connection) while the
+        // queue is full.
+        let parse_stage = stream::iter(files)
+            .map(move |file| {
+                let tx = tx.clone();
+                async move {
+                    if let Ok(slot) = tx.reserve_owned().await {
+                        slot.send(self.fetch_and_parse(file).await);
+                    }
                 }
-            }
-        };
-        let deliver_stage = rx
+            })
+            .buffer_unordered(self.workers.parse)
+            .for_each(|()| async {});
+        let queued = stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|fetched| (fetched, rx))
+        });
+        let deliver_stage = queued
             .map(|fetched| self.plan_fetched(fetched))
             .buffer_unordered(self.workers.deliver)
             .map(|planned| async move {

@@ -10,7 +10,6 @@ pub mod clickhouse;
 pub mod kafka;
 pub mod mysql;
 pub mod parquet;
-pub mod retry;
 pub mod values;
 
 use async_trait::async_trait;
@@ -19,8 +18,8 @@ use std::future::Future;
 
 use tracing::debug;
 
-use self::retry::Breaker;
 use crate::format::TableBatch;
+use crate::retry::Breaker;
 use crate::schema;
 
 pub use self::clickhouse::ClickHouseSink;

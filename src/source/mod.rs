@@ -4,12 +4,14 @@
 //! `Done/` once every required sink acknowledged it, into `Failed/` (with the reason
 //! beside it) when it cannot be parsed. Files in `Done/` and `Failed/` are never listed.
 
+pub mod ftp;
 pub mod local;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+pub use ftp::FtpSource;
 pub use local::LocalDirSource;
 
 /// Folder, beside the listed files, that completed files move into.

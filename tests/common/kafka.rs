@@ -2,7 +2,6 @@
 //! test can start late, and a consumer that reads every message of some topics.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,14 +11,6 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 /// The shared broker: `PMFLOW_TEST_KAFKA` or what `scripts/kafka.sh` starts.
 pub fn shared_broker() -> String {
     std::env::var("PMFLOW_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
-
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A tansu broker of one test, in memory, on `127.0.0.1:port`.

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clickhouse;
+pub mod ftp;
 pub mod kafka;
 pub mod mysql;
 
@@ -72,6 +73,14 @@ pub fn stage(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
             to
         })
         .collect()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A dataset file by its path under `datasets/`.

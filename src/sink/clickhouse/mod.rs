@@ -31,9 +31,9 @@ use self::group::GroupCommit;
 use self::rowbinary::RowBinary;
 pub use self::settings::ClickHouseSettings;
 use self::tables::{TableCatalog, TableLayout};
-use super::retry::Breaker;
 use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;
+use crate::retry::Breaker;
 
 /// Quotes an identifier for ClickHouse: backquotes, with `\`, `` ` ``, `'`, tab and
 /// newline escaped by a backslash.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::sink::retry::{Backoff, whole_number};
+use crate::retry::{Backoff, whole_number};
 
 /// Environment variable holding the password of a `clickhouse://` URL that has none.
 pub const PASSWORD_ENV: &str = "PMFLOW_CLICKHOUSE_PASSWORD";

@@ -29,8 +29,8 @@ use tracing::{debug, warn};
 
 use self::json::JsonRows;
 pub use self::settings::KafkaSettings;
-use super::retry::Breaker;
 use super::{PlannedFile, Sink, SinkError};
+use crate::retry::Breaker;
 
 /// Writes files as messages to Kafka.
 pub struct KafkaSink {

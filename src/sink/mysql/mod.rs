@@ -30,9 +30,9 @@ use tokio::sync::OnceCell;
 pub use self::settings::MySqlSettings;
 use self::tables::{TableCatalog, TableError};
 use self::upsert::Upsert;
-use super::retry::Breaker;
 use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;
+use crate::retry::Breaker;
 
 /// Whether a MySQL error may go away by itself: the connection was lost or refused,
 /// the server is restarting or read-only for a failover, or the statement lost a

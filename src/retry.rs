@@ -1,5 +1,6 @@
-//! Retries of transient sink failures: exponential backoff with jitter, so writers
-//! that failed together (a database restart, a deadlock) do not retry in lockstep.
+//! Retries of transient failures of sinks and sources: exponential backoff with
+//! jitter, so clients that failed together (a database restart, a dropped FTP server)
+//! do not retry in lockstep; and a breaker that stops hammering a store that is down.
 
 use std::fmt::Display;
 use std::future::Future;
