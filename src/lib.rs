@@ -14,5 +14,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod retry;
 pub mod schema;
+pub mod service;
 pub mod sink;
 pub mod source;
+pub mod telemetry;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use pmflow::config::{Overrides, SystemPlan};
 use pmflow::pipeline::{BuildError, Pipeline, Progress};
+use tokio_util::sync::CancellationToken;
 
 use super::Failure;
 
@@ -56,7 +57,7 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
         }
     };
     let stats = pipeline
-        .run_cycle(&progress)
+        .run_cycle(&progress, &CancellationToken::new())
         .await
         .context("cycle failed")?;
     bar.finish_and_clear();

@@ -10,6 +10,7 @@ mod explain;
 mod generate;
 mod ingest;
 mod query;
+mod run;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run as a service: every system of a config on its schedule, with leader
+    /// election and HTTP health/metrics, until SIGTERM.
+    Run(run::RunArgs),
     /// Run one cycle over every file of an inbox, print its statistics, exit.
     Ingest(ingest::IngestArgs),
     /// Run SQL over the Parquet archive (each measurement table and rule is a table).
@@ -59,9 +63,14 @@ impl From<anyhow::Error> for Failure {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The service logs each cycle at info; one-shot commands print their own results.
+    let default_level = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("PMFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_env("PMFLOW_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -78,6 +87,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Run(args) => run::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
             Command::Query(args) => query::run(args).await,
             Command::Explain(args) => explain::run(args).await,

@@ -20,6 +20,7 @@ use std::time::Instant;
 use futures::{StreamExt, stream};
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
@@ -28,6 +29,7 @@ use crate::format::{self, FileContext, ParsedFile, TableBatch};
 use crate::plan::{RuleSet, SchemaRegistry};
 use crate::sink::{ArchiveSink, ClickHouseSink, KafkaSink, MySqlSink, PlannedFile, Sink};
 use crate::source::{Completion, FtpSource, LocalDirSource, Source, SourceError, SourceFile};
+use crate::telemetry;
 
 pub use stats::{CycleStats, FileOutcome, FileReport};
 use tracker::{Settlement, settle};
@@ -170,9 +172,13 @@ impl Pipeline {
 
     /// Runs one cycle over every file the source lists, telling `progress` how many
     /// files were listed and when each one is finished.
+    ///
+    /// Once `stop` is cancelled no further file is fetched; files already fetched are
+    /// delivered and completed, and the rest stay in the inbox (counted as held).
     pub async fn run_cycle(
         &self,
         progress: &(dyn Fn(Progress<'_>) + Sync),
+        stop: &CancellationToken,
     ) -> Result<CycleStats, SourceError> {
         let started = Instant::now();
         let files = self.source.list().await?;
@@ -181,6 +187,7 @@ impl Pipeline {
             scanned: files.len() as u64,
             ..CycleStats::default()
         };
+        telemetry::scanned(&self.system, stats.scanned);
         progress(Progress::Listed(stats.scanned));
         let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
         // A fetch starts only once its file has a place in the queue, so a started
@@ -190,15 +197,30 @@ impl Pipeline {
             .map(move |file| {
                 let tx = tx.clone();
                 async move {
-                    if let Ok(slot) = tx.reserve_owned().await {
-                        slot.send(self.fetch_and_parse(file).await);
+                    let slot = tokio::select! {
+                        biased;
+                        () = stop.cancelled() => None,
+                        slot = tx.reserve_owned() => slot.ok(),
+                    };
+                    match slot {
+                        Some(slot) if !stop.is_cancelled() => {
+                            slot.send(self.fetch_and_parse(file).await);
+                            None
+                        }
+                        _ => Some(file),
                     }
                 }
             })
             .buffer_unordered(self.workers.parse)
-            .for_each(|()| async {});
+            .filter_map(|left| async move { left })
+            .collect::<Vec<SourceFile>>();
         let queued = stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|fetched| (fetched, rx))
+            let fetched = rx.recv().await?;
+            Some(((fetched, rx.len()), rx))
+        })
+        .map(|(fetched, depth)| {
+            telemetry::queue_depth(&self.system, depth);
+            fetched
         });
         let deliver_stage = queued
             .map(|fetched| self.plan_fetched(fetched))
@@ -212,12 +234,52 @@ impl Pipeline {
             .buffer_unordered(self.in_flight)
             .for_each(|report| {
                 stats.add(&report);
+                telemetry::file_finished(&self.system, &report);
                 progress(Progress::Finished(&report));
                 async {}
             });
-        futures::join!(parse_stage, deliver_stage);
+        let (left, ()) = futures::join!(parse_stage, deliver_stage);
+        if !left.is_empty() {
+            debug!(
+                files = left.len(),
+                "stopping: files left for the next cycle"
+            );
+        }
+        for _ in &left {
+            let report = FileReport {
+                outcome: FileOutcome::Held,
+                ..FileReport::default()
+            };
+            stats.add(&report);
+            telemetry::file_finished(&self.system, &report);
+        }
         stats.wall = started.elapsed();
+        telemetry::cycle_finished(&stats);
         Ok(stats)
+    }
+
+    /// Checks that the source and every required sink answer; what is wrong, if
+    /// anything (empty = ready).
+    pub async fn probe(&self) -> Vec<String> {
+        let source = async { self.source.probe().await.err().map(|e| e.to_string()) };
+        let sinks = self
+            .sinks
+            .iter()
+            .filter(|slot| slot.sink.required())
+            .map(|slot| async move {
+                let error = slot.sink.probe().await.err()?;
+                Some(format!("sink {}: {error}", slot.sink.describe()))
+            });
+        let (source, sinks) = futures::join!(source, futures::future::join_all(sinks));
+        source
+            .into_iter()
+            .chain(sinks.into_iter().flatten())
+            .collect()
+    }
+
+    /// The system this pipeline runs.
+    pub fn system(&self) -> &str {
+        &self.system
     }
 
     async fn fetch_and_parse(&self, file: SourceFile) -> Fetched {
@@ -362,6 +424,11 @@ impl Pipeline {
         }))
         .await;
         report.sink = started.elapsed();
+        for (slot, (required, result)) in self.sinks.iter().zip(&results) {
+            if result.is_err() {
+                telemetry::sink_error(&self.system, slot.sink.kind(), *required);
+            }
+        }
         match settle(results) {
             Settlement::Complete { optional_failures } => {
                 for failure in &optional_failures {

@@ -132,6 +132,10 @@ pub trait Sink: Send + Sync {
     fn describe(&self) -> String;
     /// Whether a failure holds the file back.
     fn required(&self) -> bool;
+    /// The kind of store (`parquet`, `mysql`, `clickhouse`, `kafka`), for metric labels.
+    fn kind(&self) -> &'static str;
+    /// Checks that the store answers, without writing: what `GET /readyz` asks.
+    async fn probe(&self) -> Result<(), String>;
     /// How many files this sink takes at once, when it wants more (or fewer) than
     /// the pipeline's `workers.deliver`: a sink that merges the rows of files written
     /// together into larger writes gains from seeing many at a time.

@@ -93,6 +93,16 @@ impl Sink for ArchiveSink {
         self.required
     }
 
+    fn kind(&self) -> &'static str {
+        "parquet"
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        tokio::fs::create_dir_all(self.archive.root())
+            .await
+            .map_err(|e| format!("{}: {e}", self.archive.root().display()))
+    }
+
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
         for table in &file.tables {
             let batch = table.batch.clone();

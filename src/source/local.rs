@@ -55,6 +55,13 @@ impl Source for LocalDirSource {
         self.dir.display().to_string()
     }
 
+    async fn probe(&self) -> Result<(), SourceError> {
+        tokio::fs::read_dir(&self.dir)
+            .await
+            .map(drop)
+            .map_err(|e| self.error("read", "", e))
+    }
+
     async fn list(&self) -> Result<Vec<SourceFile>, SourceError> {
         let list_err = |e| self.error("list", "", e);
         let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(list_err)?;

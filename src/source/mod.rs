@@ -58,6 +58,8 @@ pub struct SourceError {
 pub trait Source: Send + Sync {
     /// Human-readable location, never including credentials.
     fn describe(&self) -> String;
+    /// Checks that the folder can be read, without listing it: what `GET /readyz` asks.
+    async fn probe(&self) -> Result<(), SourceError>;
     /// Lists files waiting to be processed that match the filter.
     async fn list(&self) -> Result<Vec<SourceFile>, SourceError>;
     /// Reads a file's bytes.

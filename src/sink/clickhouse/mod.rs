@@ -260,6 +260,18 @@ impl Sink for ClickHouseSink {
         self.required
     }
 
+    fn kind(&self) -> &'static str {
+        "clickhouse"
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        self.client
+            .query("SELECT 1")
+            .execute()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Many: files written together share inserts (see [`group`]).
     fn files_at_once(&self) -> Option<usize> {
         Some(self.settings.files_at_once)

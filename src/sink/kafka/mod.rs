@@ -24,13 +24,16 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use tracing::{debug, warn};
 
 use self::json::JsonRows;
 pub use self::settings::KafkaSettings;
 use super::{PlannedFile, Sink, SinkError};
 use crate::retry::Breaker;
+
+/// How long a readiness probe waits for the brokers' metadata.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Writes files as messages to Kafka.
 pub struct KafkaSink {
@@ -161,14 +164,28 @@ impl Sink for KafkaSink {
         self.required
     }
 
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, PROBE_TIMEOUT)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
-        let error = |message: String| {
-            metrics::counter!("pmflow_sink_errors_total", "sink" => "kafka").increment(1);
-            SinkError {
-                sink: self.describe(),
-                file: file.name.clone(),
-                message,
-            }
+        let error = |message: String| SinkError {
+            sink: self.describe(),
+            file: file.name.clone(),
+            message,
         };
         self.breaker.check().map_err(error)?;
         match self.send_file(file).await {

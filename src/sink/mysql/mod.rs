@@ -176,6 +176,18 @@ impl Sink for MySqlSink {
         self.required
     }
 
+    fn kind(&self) -> &'static str {
+        "mysql"
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
         write_keyed_tables(self, file, &self.breaker, |table| {
             self.write_table(file, table)

@@ -104,12 +104,16 @@ impl FtpSource {
             .backoff
             .run(&what, Failure::is_transient, attempt)
             .await
-            .map_err(|failure| SourceError {
-                source_name: self.describe(),
-                action,
-                file: file.to_string(),
-                error: std::io::Error::other(failure),
-            })
+            .map_err(|failure| self.error(action, file, failure))
+    }
+
+    fn error(&self, action: &'static str, file: &str, failure: Failure) -> SourceError {
+        SourceError {
+            source_name: self.describe(),
+            action,
+            file: file.to_string(),
+            error: std::io::Error::other(failure),
+        }
     }
 }
 
@@ -156,6 +160,17 @@ async fn move_into(
 impl Source for FtpSource {
     fn describe(&self) -> String {
         self.settings.redacted.clone()
+    }
+
+    /// One attempt, no retries: log in (or reuse a session) and enter the folder.
+    async fn probe(&self) -> Result<(), SourceError> {
+        let attempt = async {
+            let mut ftp = self.pool.get().await.map_err(Failure::Pool)?;
+            ftp.cwd(&self.settings.folder).await.map_err(Failure::Ftp)
+        };
+        attempt
+            .await
+            .map_err(|failure| self.error("read", "", failure))
     }
 
     async fn list(&self) -> Result<Vec<SourceFile>, SourceError> {

@@ -1,0 +1,468 @@
+//! `pmflow.toml`: the systems one `pmflow run` process serves, their schedules, and
+//! the service's own settings; resolved with environment variables and command-line
+//! flags into one validated [`ServiceConfig`].
+//!
+//! ```toml
+//! [service]
+//! http = "127.0.0.1:9464"                  # /healthz /readyz /metrics /api/v1
+//! zookeeper = "zk1:2181,zk2:2181/pmflow"   # optional: leader election per system
+//! session_timeout_ms = 10000
+//! shutdown_grace_s = 30                    # SIGTERM: time for in-flight files
+//!
+//! [schedule]                               # defaults of every system
+//! cron = "50 */5 * * * *"                  # sec min hour day month weekday (UTC)
+//! initial_delay_s = 10                     # one run this long after start
+//!
+//! [systems.4ga]
+//! plan = "plans/4ga.toml"                  # relative to this file
+//!
+//! [systems.5ga]
+//! plan = "plans/5ga.toml"
+//! source = "ftp://pm@ftp1/pm/5ga"          # overrides the plan's source
+//! cron = "0 */15 * * * *"
+//! ```
+//!
+//! Every value can be set by an environment variable named `PMFLOW__` followed by
+//! its key path in upper case, with `__` between the parts: `PMFLOW__SERVICE__HTTP`,
+//! `PMFLOW__SCHEDULE__CRON`, `PMFLOW__SYSTEMS__5GA__SOURCE`. The environment wins
+//! over the file; command-line flags win over both.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use super::leader::ZooKeeperSettings;
+use super::schedule::{DEFAULT_CRON, DEFAULT_INITIAL_DELAY, Schedule};
+use crate::config::{ConfigError, Overrides, SystemPlan, valid_system_name};
+
+/// Prefix of the environment variables that override configuration values.
+pub const ENV_PREFIX: &str = "PMFLOW__";
+
+/// Configuration used by `pmflow run` without a config file or system flags: the
+/// embedded default, a local inbox into a Parquet archive, both under the working
+/// directory.
+pub const EMBEDDED_DEFAULT: &str = r#"
+[systems.pm]
+source = "inbox"
+archive = "archive"
+"#;
+
+/// Default address of the HTTP endpoints.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:9464";
+
+/// The configuration is invalid; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceConfigError {
+    /// The file or an environment variable could not be read as configuration.
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    /// A value is invalid.
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+    /// A system's plan is invalid.
+    #[error("systems.{system}: {source}")]
+    Plan {
+        system: String,
+        source: Box<ConfigError>,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ServiceConfigError {
+    ServiceConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceFile {
+    #[serde(default)]
+    service: ServiceSection,
+    #[serde(default)]
+    schedule: ScheduleSection,
+    #[serde(default)]
+    systems: BTreeMap<String, SystemSection>,
+}
+
+/// `[service]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceSection {
+    http: Option<String>,
+    zookeeper: Option<String>,
+    session_timeout_ms: Option<u64>,
+    shutdown_grace_s: Option<u64>,
+}
+
+/// `[schedule]`, and the schedule keys of a system.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleSection {
+    cron: Option<String>,
+    initial_delay_s: Option<u64>,
+}
+
+/// `[systems.<name>]`: a plan, or a source and sinks given directly, or both (the
+/// direct values override the plan's).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemSection {
+    plan: Option<PathBuf>,
+    source: Option<String>,
+    archive: Option<String>,
+    #[serde(default)]
+    sinks: Vec<String>,
+    cron: Option<String>,
+    initial_delay_s: Option<u64>,
+}
+
+/// What the command line says; each value wins over the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--system`: with a config, run only this system; with system flags, its name.
+    pub system: Option<String>,
+    /// `--plan FILE`: a single system from this plan.
+    pub plan: Option<PathBuf>,
+    /// `--source URL`: a single system reading this inbox.
+    pub source: Option<String>,
+    /// `--archive DIR`: a single system with this archive.
+    pub archive: Option<String>,
+    /// `--sink URL`, repeatable: a single system with these sinks.
+    pub sinks: Vec<String>,
+    /// `--cron EXPR` for every system.
+    pub cron: Option<String>,
+    /// `--initial-delay SECONDS` for every system.
+    pub initial_delay_s: Option<u64>,
+    /// `--zookeeper HOST:PORT[/chroot]`.
+    pub zookeeper: Option<String>,
+    /// `--http ADDR`.
+    pub http: Option<String>,
+}
+
+impl RunOptions {
+    /// Whether the flags describe a system themselves (rather than naming one of a
+    /// config file).
+    fn define_system(&self) -> bool {
+        self.plan.is_some()
+            || self.source.is_some()
+            || self.archive.is_some()
+            || !self.sinks.is_empty()
+    }
+}
+
+/// One system as the service runs it.
+#[derive(Debug, Clone)]
+pub struct SystemConfig {
+    /// The resolved plan.
+    pub plan: SystemPlan,
+    /// When its cycles run.
+    pub schedule: Schedule,
+}
+
+/// The validated configuration of `pmflow run`.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Address of the HTTP endpoints.
+    pub http: SocketAddr,
+    /// Leader election, when configured.
+    pub zookeeper: Option<ZooKeeperSettings>,
+    /// How long SIGTERM waits for in-flight files before abandoning them.
+    pub shutdown_grace: Duration,
+    /// The systems, by name.
+    pub systems: Vec<SystemConfig>,
+}
+
+impl ServiceConfig {
+    /// Reads the config file (or the embedded default), applies the environment and
+    /// the flags, and validates every system's plan and schedule.
+    pub fn load(options: &RunOptions) -> Result<Self, ServiceConfigError> {
+        let figment = match &options.config {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(invalid(
+                        "--config",
+                        format!("{} is not a readable file", path.display()),
+                    ));
+                }
+                Figment::from(Toml::file(path))
+            }
+            None if options.define_system() => Figment::new(),
+            None => Figment::from(Toml::string(EMBEDDED_DEFAULT)),
+        };
+        let mut file: ServiceFile = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .extract()
+            .map_err(|e| ServiceConfigError::Load(Box::new(e)))?;
+        let base = options
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""));
+        if options.define_system() {
+            file.systems = BTreeMap::from([(
+                options.system.clone().unwrap_or_default(),
+                SystemSection {
+                    plan: options.plan.clone(),
+                    source: options.source.clone(),
+                    archive: options.archive.clone(),
+                    sinks: options.sinks.clone(),
+                    ..SystemSection::default()
+                },
+            )]);
+        } else if let Some(only) = &options.system {
+            let known: Vec<String> = file.systems.keys().cloned().collect();
+            let section = file.systems.remove(only).ok_or_else(|| {
+                invalid(
+                    "--system",
+                    format!("no system {only:?} in the configuration (known: {known:?})"),
+                )
+            })?;
+            file.systems = BTreeMap::from([(only.clone(), section)]);
+        }
+        if file.systems.is_empty() {
+            return Err(invalid("systems", "no system configured"));
+        }
+        let defaults = ScheduleSection {
+            cron: options.cron.clone().or(file.schedule.cron),
+            initial_delay_s: options.initial_delay_s.or(file.schedule.initial_delay_s),
+        };
+        let systems = file
+            .systems
+            .into_iter()
+            .map(|(name, section)| {
+                let in_file = |p: &str| relative_to(base, p);
+                resolve_system(&name, section, &defaults, options, in_file)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let service = file.service;
+        let http = options
+            .http
+            .clone()
+            .or(service.http)
+            .unwrap_or_else(|| DEFAULT_HTTP.to_string());
+        let http = http.parse().map_err(|e| {
+            invalid(
+                "service.http",
+                format!("{http:?} is not an address like 127.0.0.1:9464: {e}"),
+            )
+        })?;
+        let session_timeout = Duration::from_millis(service.session_timeout_ms.unwrap_or(10_000));
+        let zookeeper = match options.zookeeper.clone().or(service.zookeeper) {
+            Some(connect) if connect.trim().is_empty() => {
+                return Err(invalid("service.zookeeper", "empty connect string"));
+            }
+            Some(connect) => Some(ZooKeeperSettings {
+                connect,
+                session_timeout,
+            }),
+            None => None,
+        };
+        Ok(Self {
+            http,
+            zookeeper,
+            shutdown_grace: Duration::from_secs(service.shutdown_grace_s.unwrap_or(30)),
+            systems,
+        })
+    }
+}
+
+/// A local path from the config file, relative to the file's directory; URLs as they
+/// are.
+fn relative_to(base: &Path, value: &str) -> String {
+    if value.contains("://") || Path::new(value).is_absolute() {
+        value.to_string()
+    } else {
+        base.join(value).display().to_string()
+    }
+}
+
+/// Resolves one `[systems.<name>]` (an empty name: the system the flags define).
+fn resolve_system(
+    name: &str,
+    section: SystemSection,
+    defaults: &ScheduleSection,
+    options: &RunOptions,
+    in_file: impl Fn(&str) -> String,
+) -> Result<SystemConfig, ServiceConfigError> {
+    let from_flags = options.define_system();
+    if !from_flags && !valid_system_name(name) {
+        return Err(invalid(
+            format!("systems.{name}"),
+            "a system name must match [a-z0-9][a-z0-9_-]*, at most 32 characters",
+        ));
+    }
+    let local = |value: Option<String>| match from_flags {
+        true => value,
+        false => value.map(|v| in_file(&v)),
+    };
+    let plan_path = match from_flags {
+        true => section.plan,
+        false => section
+            .plan
+            .map(|p| PathBuf::from(in_file(&p.to_string_lossy()))),
+    };
+    let overrides = Overrides {
+        system: Some(name.to_string()).filter(|n| !n.is_empty()),
+        source: local(section.source),
+        archive: local(section.archive),
+        sinks: section.sinks,
+    };
+    let plan = SystemPlan::resolve(plan_path.as_deref(), overrides)
+        .and_then(|plan| plan.require_runnable().map(|_| ()).map(|()| plan))
+        .map_err(|source| ServiceConfigError::Plan {
+            system: name.to_string(),
+            source: Box::new(source),
+        })?;
+    let key = |field: &str| match from_flags {
+        true => format!("--{field}"),
+        false => format!("systems.{name}.{field}"),
+    };
+    let cron = options
+        .cron
+        .clone()
+        .or(section.cron)
+        .or(defaults.cron.clone())
+        .unwrap_or_else(|| DEFAULT_CRON.to_string());
+    let delay = options
+        .initial_delay_s
+        .or(section.initial_delay_s)
+        .or(defaults.initial_delay_s)
+        .map_or(DEFAULT_INITIAL_DELAY, Duration::from_secs);
+    let schedule = Schedule::new(&cron, delay).map_err(|message| invalid(key("cron"), message))?;
+    Ok(SystemConfig { plan, schedule })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_config(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("pmflow.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn embedded_default_is_a_local_inbox_into_an_archive() {
+        let config = ServiceConfig::load(&RunOptions::default()).unwrap();
+        assert_eq!(config.systems.len(), 1);
+        let system = &config.systems[0];
+        assert_eq!(system.plan.system, "pm");
+        assert_eq!(system.plan.source.as_ref().unwrap().to_string(), "inbox");
+        assert_eq!(system.plan.archive_url(), Some("archive"));
+        assert_eq!(system.schedule.expression(), DEFAULT_CRON);
+        assert_eq!(config.http.to_string(), DEFAULT_HTTP);
+        assert!(config.zookeeper.is_none());
+    }
+
+    #[test]
+    fn systems_of_a_file_resolve_relative_to_it_with_their_schedules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            r#"
+            [service]
+            zookeeper = "127.0.0.1:2181/pm"
+            [schedule]
+            cron = "0 * * * * *"
+            initial_delay_s = 3
+            [systems.a]
+            source = "in/a"
+            archive = "arch"
+            [systems.b]
+            source = "ftp://pm:secret@ftp.example/pm/b"
+            sinks = ["parquet:///srv/archive"]
+            cron = "*/7 * * * * *"
+            "#,
+        );
+        let options = RunOptions {
+            config: Some(path),
+            ..RunOptions::default()
+        };
+        let config = ServiceConfig::load(&options).unwrap();
+        let [a, b] = &config.systems[..] else {
+            panic!("two systems expected")
+        };
+        let in_dir = |p: &str| dir.path().join(p).display().to_string();
+        assert_eq!(a.plan.source.as_ref().unwrap().to_string(), in_dir("in/a"));
+        assert_eq!(a.plan.archive_url(), Some(in_dir("arch").as_str()));
+        assert_eq!(a.schedule.expression(), "0 * * * * *");
+        assert_eq!(a.schedule.initial_delay(), Duration::from_secs(3));
+        assert_eq!(b.schedule.expression(), "*/7 * * * * *");
+        assert_eq!(
+            b.plan.source.as_ref().unwrap().to_string(),
+            "ftp://pm:***@ftp.example/pm/b"
+        );
+        let zk = config.zookeeper.unwrap();
+        assert_eq!(zk.connect, "127.0.0.1:2181/pm");
+        assert_eq!(zk.session_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn flags_win_and_select_or_define_systems() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            "[systems.a]\nsource = \"a\"\narchive = \"x\"\n[systems.b]\nsource = \"b\"\narchive = \"x\"\n",
+        );
+        let only_b = RunOptions {
+            config: Some(path.clone()),
+            system: Some("b".into()),
+            cron: Some("*/3 * * * * *".into()),
+            http: Some("127.0.0.1:0".into()),
+            ..RunOptions::default()
+        };
+        let config = ServiceConfig::load(&only_b).unwrap();
+        assert_eq!(config.systems.len(), 1);
+        assert_eq!(config.systems[0].plan.system, "b");
+        assert_eq!(config.systems[0].schedule.expression(), "*/3 * * * * *");
+        assert_eq!(config.http.port(), 0);
+        let unknown = RunOptions {
+            system: Some("c".into()),
+            ..only_b
+        };
+        let err = ServiceConfig::load(&unknown).unwrap_err().to_string();
+        assert!(err.starts_with("--system:"), "{err}");
+        let flags = RunOptions {
+            source: Some("/data/inbox/ONT".into()),
+            archive: Some("/data/archive".into()),
+            ..RunOptions::default()
+        };
+        let config = ServiceConfig::load(&flags).unwrap();
+        assert_eq!(config.systems[0].plan.system, "ont");
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let options = RunOptions {
+                config: Some(write_config(dir.path(), text)),
+                ..RunOptions::default()
+            };
+            ServiceConfig::load(&options).unwrap_err().to_string()
+        };
+        let base = "[systems.a]\nsource = \"a\"\narchive = \"x\"\n";
+        let err = load(&format!("{base}cron = \"every minute\"\n"));
+        assert!(err.starts_with("systems.a.cron:"), "{err}");
+        let err = load(&format!("[service]\nhttp = \"localhost\"\n{base}"));
+        assert!(err.starts_with("service.http:"), "{err}");
+        let err = load(&format!("{base}sourc = \"x\"\n"));
+        assert!(err.contains("sourc") && err.contains("systems.a"), "{err}");
+        let err = load("[systems.a]\nsource = \"a\"\n");
+        assert!(err.starts_with("systems.a: sink:"), "{err}");
+        let err = load("[systems.\"A/..\"]\nsource = \"a\"\narchive = \"x\"\n");
+        assert!(err.starts_with("systems.A/..:"), "{err}");
+        let err = load("[schedule]\ninitial_delay_s = \"soon\"\n");
+        assert!(err.contains("initial_delay_s"), "{err}");
+    }
+}

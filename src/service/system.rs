@@ -1,0 +1,314 @@
+//! One system in the service: its schedule loop, its cycles (never two at once), and
+//! the status `GET /api/v1/systems` reports.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::leader::Leadership;
+use super::schedule::Schedule;
+use crate::config::SystemPlan;
+use crate::pipeline::{CycleStats, Pipeline};
+use crate::telemetry;
+
+/// Why a requested cycle did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Another process leads this system.
+    #[error("this process does not lead the system")]
+    NotLeader,
+    /// The previous cycle still runs.
+    #[error("a cycle is already running")]
+    Busy,
+    /// The service is stopping.
+    #[error("the service is stopping")]
+    Stopping,
+}
+
+/// What started a cycle.
+#[derive(Debug, Clone, Copy)]
+enum Trigger {
+    /// The initial run or a cron tick.
+    Schedule,
+    /// `POST /api/v1/systems/{name}/scan`.
+    Request,
+}
+
+/// A system as `GET /api/v1/systems` shows it (no secrets: URLs are redacted).
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemStatus {
+    /// System name.
+    pub system: String,
+    /// Source, without password.
+    pub source: String,
+    /// Sinks, without passwords.
+    pub sinks: Vec<String>,
+    /// Cron expression.
+    pub schedule: String,
+    /// Whether this process leads the system.
+    pub leader: bool,
+    /// Whether a cycle runs now.
+    pub running: bool,
+    /// Cycles run since start.
+    pub cycles: u64,
+    /// Scheduled runs skipped because a cycle was still running.
+    pub skipped_runs: u64,
+    /// When the next scheduled run is due (RFC 3339, UTC).
+    pub next_run: Option<String>,
+    /// The last finished cycle.
+    pub last_cycle: Option<CycleSummary>,
+    /// Why the last cycle failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// A finished cycle's statistics, for the status.
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleSummary {
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Wall-clock time.
+    pub wall_seconds: f64,
+    /// Files listed.
+    pub scanned: u64,
+    /// Files moved to `Done/`.
+    pub done: u64,
+    /// Files moved to `Failed/`.
+    pub failed: u64,
+    /// Files left for the next cycle.
+    pub held: u64,
+    /// Bytes fetched.
+    pub bytes: u64,
+    /// Rows parsed.
+    pub rows: u64,
+    /// Counter values parsed.
+    pub counter_values: u64,
+    /// Rows produced by the rules.
+    pub derived_rows: u64,
+    /// Rule and optional-sink errors.
+    pub warnings: u64,
+}
+
+impl CycleSummary {
+    fn new(started_at: DateTime<Utc>, stats: &CycleStats) -> Self {
+        Self {
+            started_at: rfc3339(started_at),
+            wall_seconds: stats.wall.as_secs_f64(),
+            scanned: stats.scanned,
+            done: stats.done,
+            failed: stats.failed,
+            held: stats.held,
+            bytes: stats.totals.bytes,
+            rows: stats.totals.rows,
+            counter_values: stats.totals.counter_values,
+            derived_rows: stats.totals.derived_rows,
+            warnings: stats.totals.warnings,
+        }
+    }
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Runs one system's cycles.
+pub struct SystemRunner {
+    pipeline: Pipeline,
+    schedule: Schedule,
+    leadership: Leadership,
+    /// One permit: held by the running cycle.
+    cycle: Arc<Semaphore>,
+    stop: CancellationToken,
+    status: Mutex<SystemStatus>,
+}
+
+impl SystemRunner {
+    /// A runner for `plan`'s built `pipeline`; `stop` ends its loop and its cycles.
+    pub fn new(
+        plan: &SystemPlan,
+        pipeline: Pipeline,
+        schedule: Schedule,
+        leadership: Leadership,
+        stop: CancellationToken,
+    ) -> Self {
+        let status = SystemStatus {
+            system: plan.system.clone(),
+            source: plan
+                .source
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            sinks: plan.sinks.iter().map(ToString::to_string).collect(),
+            schedule: schedule.expression().to_string(),
+            leader: false,
+            running: false,
+            cycles: 0,
+            skipped_runs: 0,
+            next_run: None,
+            last_cycle: None,
+            last_error: None,
+        };
+        Self {
+            pipeline,
+            schedule,
+            leadership,
+            cycle: Arc::new(Semaphore::new(1)),
+            stop,
+            status: Mutex::new(status),
+        }
+    }
+
+    /// The system's name.
+    pub fn system(&self) -> &str {
+        self.pipeline.system()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SystemStatus {
+        let mut status = self.lock_status().clone();
+        status.leader = *self.leadership.borrow();
+        status
+    }
+
+    /// What keeps the system from being ready (source or required sink not
+    /// answering); empty when ready.
+    pub async fn probe(&self) -> Vec<String> {
+        self.pipeline.probe().await
+    }
+
+    /// Runs the schedule until the service stops, then waits for the running cycle:
+    /// a run at the initial delay, and one at every cron tick.
+    pub async fn run(self: Arc<Self>) {
+        let mut initial = Some(Instant::now() + self.schedule.initial_delay());
+        let mut tick = self.next_tick(Utc::now());
+        while let Some(due) = initial.into_iter().chain(tick.map(|t| t.0)).min() {
+            self.lock_status().next_run = Some(rfc3339(
+                Utc::now() + due.saturating_duration_since(Instant::now()),
+            ));
+            tokio::select! {
+                () = tokio::time::sleep_until(due.into()) => {}
+                () = self.stop.cancelled() => break,
+            }
+            if initial.is_some_and(|at| at <= due) {
+                initial = None;
+            }
+            if let Some((at, wall)) = tick
+                && at <= due
+            {
+                // After the tick just due even if the clocks disagree by a little, so
+                // one tick never fires twice.
+                tick = self.next_tick(wall.max(Utc::now()));
+            }
+            if let Err(refusal) = self.clone().start_cycle(Trigger::Schedule) {
+                match refusal {
+                    Refusal::Busy => {
+                        warn!(
+                            system = self.system(),
+                            "previous cycle still running; run skipped"
+                        );
+                        telemetry::cycle_skipped(self.system());
+                        self.lock_status().skipped_runs += 1;
+                    }
+                    Refusal::NotLeader => {
+                        debug!(system = self.system(), "not the leader; run skipped");
+                    }
+                    Refusal::Stopping => break,
+                }
+            }
+        }
+        self.lock_status().next_run = None;
+        if !self.stop.is_cancelled() {
+            warn!(
+                system = self.system(),
+                "the cron expression has no further runs"
+            );
+            self.stop.cancelled().await;
+        }
+        let _ = self.cycle.acquire().await;
+    }
+
+    /// The first cron tick after `after`, if the expression has any left: when it is
+    /// due on the monotonic clock, and its wall-clock time.
+    fn next_tick(&self, after: DateTime<Utc>) -> Option<(Instant, DateTime<Utc>)> {
+        let next = self.schedule.next_after(after)?;
+        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        Some((Instant::now() + wait, next))
+    }
+
+    /// Starts a cycle now, as `POST /api/v1/systems/{name}/scan` asks.
+    pub fn request_cycle(self: Arc<Self>) -> Result<(), Refusal> {
+        self.start_cycle(Trigger::Request)
+    }
+
+    /// Starts a cycle in the background unless one runs, the process does not lead
+    /// the system, or the service stops.
+    fn start_cycle(self: Arc<Self>, trigger: Trigger) -> Result<(), Refusal> {
+        if self.stop.is_cancelled() {
+            return Err(Refusal::Stopping);
+        }
+        if !*self.leadership.borrow() {
+            return Err(Refusal::NotLeader);
+        }
+        let permit = self
+            .cycle
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Busy)?;
+        debug!(system = self.system(), ?trigger, "starting a cycle");
+        tokio::spawn(self.run_cycle(permit));
+        Ok(())
+    }
+
+    /// One cycle; it stops fetching files when the service stops or leadership is
+    /// lost.
+    async fn run_cycle(self: Arc<Self>, _permit: OwnedSemaphorePermit) {
+        let started_at = Utc::now();
+        let started = Instant::now();
+        self.lock_status().running = true;
+        let stop = self.stop.child_token();
+        let mut leadership = self.leadership.clone();
+        let lost_leadership = async {
+            while leadership.changed().await.is_ok() {
+                if !*leadership.borrow_and_update() {
+                    warn!(
+                        system = self.system(),
+                        "leadership lost; the cycle stops fetching"
+                    );
+                    stop.cancel();
+                    break;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let result = tokio::select! {
+            result = self.pipeline.run_cycle(&|_| {}, &stop) => result,
+            () = lost_leadership => unreachable!("never completes"),
+        };
+        let mut status = self.lock_status();
+        status.running = false;
+        match result {
+            Ok(stats) => {
+                info!(system = self.system(), "cycle finished\n{}", stats.render());
+                status.cycles += 1;
+                status.last_cycle = Some(CycleSummary::new(started_at, &stats));
+                status.last_error = None;
+            }
+            Err(cause) => {
+                error!(system = self.system(), error = %cause, "cycle failed");
+                telemetry::cycle_failed(self.system(), started.elapsed());
+                status.cycles += 1;
+                status.last_error = Some(cause.to_string());
+            }
+        }
+    }
+
+    fn lock_status(&self) -> std::sync::MutexGuard<'_, SystemStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

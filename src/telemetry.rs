@@ -1,0 +1,149 @@
+//! Prometheus metrics: their names, help texts and the functions that record them, so
+//! that every metric pmflow exposes is declared in one place.
+//!
+//! Recording goes through the `metrics` facade: without an installed recorder (as in
+//! `pmflow ingest`) it costs nothing; `pmflow run` installs the Prometheus recorder and
+//! serves it on `GET /metrics`. Every metric carries the `system` label.
+
+use std::time::Duration;
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+
+use crate::pipeline::{CycleStats, FileOutcome, FileReport};
+
+/// Files listed by a scan.
+pub const FILES_SCANNED: &str = "pmflow_files_scanned_total";
+/// Files of the running cycle not finished yet.
+pub const FILES_QUEUED: &str = "pmflow_files_queued";
+/// Files completed into `Done/`.
+pub const FILES_PROCESSED: &str = "pmflow_files_processed_total";
+/// Files quarantined into `Failed/`.
+pub const FILES_FAILED: &str = "pmflow_files_failed_total";
+/// Files left in their folder for the next cycle.
+pub const FILES_SKIPPED: &str = "pmflow_files_skipped_total";
+/// Bytes fetched.
+pub const BYTES: &str = "pmflow_bytes_total";
+/// Rows parsed.
+pub const ROWS: &str = "pmflow_rows_total";
+/// Counter values parsed.
+pub const COUNTER_VALUES: &str = "pmflow_counter_values_total";
+/// Time spent per file in each stage (`stage` = fetch, parse, plan, sink).
+pub const STAGE_SECONDS: &str = "pmflow_stage_duration_seconds";
+/// Failed sink writes (`sink` = parquet, mysql, clickhouse, kafka; `required`).
+pub const SINK_ERRORS: &str = "pmflow_sink_errors_total";
+/// Parsed files waiting for delivery.
+pub const QUEUE_DEPTH: &str = "pmflow_queue_depth";
+/// Wall-clock time of a cycle.
+pub const CYCLE_SECONDS: &str = "pmflow_cycle_duration_seconds";
+/// Cycles run.
+pub const CYCLES: &str = "pmflow_cycles_total";
+/// Scheduled runs skipped because the previous cycle was still running.
+pub const CYCLES_SKIPPED: &str = "pmflow_cycles_skipped_total";
+/// Cycles that could not list their source.
+pub const CYCLE_ERRORS: &str = "pmflow_cycle_errors_total";
+/// 1 while this process leads the system, else 0.
+pub const LEADER: &str = "pmflow_leader";
+
+/// Registers the help text and unit of every metric (shown by `GET /metrics`).
+pub fn describe() {
+    describe_counter!(FILES_SCANNED, "Files listed by a scan");
+    describe_gauge!(FILES_QUEUED, "Files of the running cycle not finished yet");
+    describe_counter!(FILES_PROCESSED, "Files completed into Done/");
+    describe_counter!(FILES_FAILED, "Files quarantined into Failed/");
+    describe_counter!(
+        FILES_SKIPPED,
+        "Files left in their folder for the next cycle (fetch, required sink or move failed)"
+    );
+    describe_counter!(BYTES, Unit::Bytes, "Bytes fetched");
+    describe_counter!(ROWS, "Rows parsed");
+    describe_counter!(COUNTER_VALUES, "Counter values parsed");
+    describe_histogram!(
+        STAGE_SECONDS,
+        Unit::Seconds,
+        "Time spent per file in a stage"
+    );
+    describe_counter!(SINK_ERRORS, "Failed sink writes");
+    describe_gauge!(QUEUE_DEPTH, "Parsed files waiting for delivery");
+    describe_histogram!(CYCLE_SECONDS, Unit::Seconds, "Wall-clock time of a cycle");
+    describe_counter!(CYCLES, "Cycles run");
+    describe_counter!(
+        CYCLES_SKIPPED,
+        "Scheduled runs skipped because the previous cycle was still running"
+    );
+    describe_counter!(CYCLE_ERRORS, "Cycles that could not list their source");
+    describe_gauge!(LEADER, "1 while this process leads the system");
+}
+
+/// Records that a scan listed `files` files, all now queued.
+pub fn scanned(system: &str, files: u64) {
+    counter!(FILES_SCANNED, "system" => system.to_string()).increment(files);
+    gauge!(FILES_QUEUED, "system" => system.to_string()).set(files as f64);
+}
+
+/// Records one finished file.
+pub fn file_finished(system: &str, report: &FileReport) {
+    let label = || ("system", system.to_string());
+    let outcome = match report.outcome {
+        FileOutcome::Done => FILES_PROCESSED,
+        FileOutcome::Failed => FILES_FAILED,
+        FileOutcome::Held => FILES_SKIPPED,
+    };
+    counter!(outcome, &[label()]).increment(1);
+    gauge!(FILES_QUEUED, &[label()]).decrement(1.0);
+    counter!(BYTES, &[label()]).increment(report.bytes);
+    counter!(ROWS, &[label()]).increment(report.rows);
+    counter!(COUNTER_VALUES, &[label()]).increment(report.counter_values);
+    let stages = [
+        ("fetch", report.fetch),
+        ("parse", report.parse),
+        ("plan", report.plan),
+        ("sink", report.sink),
+    ];
+    for (stage, time) in stages {
+        if !time.is_zero() {
+            histogram!(STAGE_SECONDS, "system" => system.to_string(), "stage" => stage)
+                .record(time.as_secs_f64());
+        }
+    }
+}
+
+/// Records a failed write to a sink of kind `sink`.
+pub fn sink_error(system: &str, sink: &'static str, required: bool) {
+    counter!(
+        SINK_ERRORS,
+        "system" => system.to_string(),
+        "sink" => sink,
+        "required" => if required { "true" } else { "false" }
+    )
+    .increment(1);
+}
+
+/// Sets how many parsed files wait for delivery.
+pub fn queue_depth(system: &str, files: usize) {
+    gauge!(QUEUE_DEPTH, "system" => system.to_string()).set(files as f64);
+}
+
+/// Records a finished cycle.
+pub fn cycle_finished(stats: &CycleStats) {
+    let system = stats.system.clone();
+    counter!(CYCLES, "system" => system.clone()).increment(1);
+    histogram!(CYCLE_SECONDS, "system" => system).record(stats.wall.as_secs_f64());
+}
+
+/// Records a cycle that could not list its source, after `wall`.
+pub fn cycle_failed(system: &str, wall: Duration) {
+    counter!(CYCLE_ERRORS, "system" => system.to_string()).increment(1);
+    histogram!(CYCLE_SECONDS, "system" => system.to_string()).record(wall.as_secs_f64());
+}
+
+/// Records a scheduled run skipped because the previous cycle still runs.
+pub fn cycle_skipped(system: &str) {
+    counter!(CYCLES_SKIPPED, "system" => system.to_string()).increment(1);
+}
+
+/// Records whether this process leads `system`.
+pub fn leader(system: &str, leading: bool) {
+    gauge!(LEADER, "system" => system.to_string()).set(if leading { 1.0 } else { 0.0 });
+}

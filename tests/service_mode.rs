@@ -1,0 +1,393 @@
+//! `pmflow run` as operators run it: real processes on real HTTP ports, a real vsftpd
+//! and a real ZooKeeper. The first run after start, cron ticks that never overlap a
+//! running cycle, scan requests, `/metrics` after cycles, SIGTERM in the middle of a
+//! cycle, two processes electing a leader and the survivor of a `kill -9` taking over,
+//! configuration errors, and passwords kept out of logs and status.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::five_ga::{archived, archived_from_local, generated, ingest_args, plan};
+use common::ftp::PrivateFtp;
+use common::service::Service;
+use common::{names_in, pmflow_ok, query_csv, stage};
+
+/// A cron expression that does not fire during a test: once a year.
+const YEARLY: &str = "0 0 0 1 1 *";
+
+/// `pmflow run` arguments of one system from `plan` reading `source` into `archive`.
+fn run_args(plan: &Path, source: &str, archive: &Path, cron: &str, delay: u64) -> Vec<String> {
+    let delay = delay.to_string();
+    [
+        "--plan",
+        plan.to_str().unwrap(),
+        "--source",
+        source,
+        "--archive",
+        archive.to_str().unwrap(),
+        "--cron",
+        cron,
+        "--initial-delay",
+        &delay,
+    ]
+    .map(String::from)
+    .into()
+}
+
+/// Files of `dir` that `paths` name, by file name.
+fn names(paths: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Files in `dir`, or none when it does not exist.
+fn listing(dir: &Path) -> Vec<String> {
+    if dir.is_dir() {
+        names_in(dir)
+    } else {
+        Vec::new()
+    }
+}
+
+/// Rows over every table of an archive's system `5ga`.
+fn archive_rows(archive: &Path) -> f64 {
+    names_in(&archive.join("system=5ga"))
+        .iter()
+        .map(|dir| {
+            let table = dir.strip_prefix("table=").unwrap();
+            let count = query_csv(archive, &format!("SELECT count(*) FROM \"{table}\""));
+            count[0].parse::<f64>().unwrap()
+        })
+        .sum()
+}
+
+#[test]
+fn the_first_run_follows_start_a_scan_request_runs_at_once_and_metrics_count_every_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 3, 2);
+    let inbox = tmp.path().join("inbox");
+    let (first, later) = files.split_at(4);
+    stage(&inbox, first);
+    std::fs::write(inbox.join("A_broken.xml"), "<measCollecFile").unwrap();
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+    let args = run_args(&plan, inbox.to_str().unwrap(), &archive, YEARLY, 0);
+    let mut service = Service::start(&args, &[]);
+
+    service.wait_for("the first run", Duration::from_secs(60), |s| {
+        s.status("5ga")["cycles"] == 1
+    });
+    assert_eq!(names_in(&inbox), ["Done", "Failed"]);
+    let status = service.status("5ga");
+    let last = &status["last_cycle"];
+    assert_eq!(
+        (
+            &last["scanned"],
+            &last["done"],
+            &last["failed"],
+            &last["held"]
+        ),
+        (&5.into(), &4.into(), &1.into(), &0.into()),
+        "{status}"
+    );
+    assert_eq!(status["leader"], true);
+    assert_eq!(status["running"], false);
+
+    stage(&inbox, later);
+    assert_eq!(service.request("POST", "/api/v1/systems/5ga/scan").0, 202);
+    assert_eq!(service.request("POST", "/api/v1/systems/4gb/scan").0, 404);
+    service.wait_for("the requested cycle", Duration::from_secs(60), |s| {
+        s.status("5ga")["cycles"] == 2
+    });
+    assert_eq!(names_in(&inbox.join("Done")), names(&files));
+
+    let metrics = service.metrics();
+    let metric = |name: &str| {
+        *metrics
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} in {metrics:?}"))
+    };
+    let bytes: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+    let broken = "<measCollecFile".len() as u64;
+    assert_eq!(metric("pmflow_files_scanned_total{system=\"5ga\"}"), 7.0);
+    assert_eq!(metric("pmflow_files_processed_total{system=\"5ga\"}"), 6.0);
+    assert_eq!(metric("pmflow_files_failed_total{system=\"5ga\"}"), 1.0);
+    assert_eq!(metric("pmflow_files_queued{system=\"5ga\"}"), 0.0);
+    assert_eq!(
+        metric("pmflow_bytes_total{system=\"5ga\"}"),
+        (bytes + broken) as f64
+    );
+    assert_eq!(
+        metric("pmflow_rows_total{system=\"5ga\"}"),
+        archive_rows(&archive)
+    );
+    assert!(metric("pmflow_counter_values_total{system=\"5ga\"}") > 0.0);
+    let stage_count = |stage: &str| {
+        metric(&format!(
+            "pmflow_stage_duration_seconds_count{{system=\"5ga\",stage=\"{stage}\"}}"
+        ))
+    };
+    assert_eq!(
+        (
+            stage_count("fetch"),
+            stage_count("parse"),
+            stage_count("sink")
+        ),
+        (7.0, 6.0, 6.0)
+    );
+    assert_eq!(metric("pmflow_cycles_total{system=\"5ga\"}"), 2.0);
+    assert_eq!(
+        metric("pmflow_cycle_duration_seconds_count{system=\"5ga\"}"),
+        2.0
+    );
+    assert_eq!(metric("pmflow_leader{system=\"5ga\"}"), 1.0);
+    assert!(metrics.contains_key("pmflow_queue_depth{system=\"5ga\"}"));
+    assert_eq!(service.request("GET", "/readyz"), (200, "ready\n".into()));
+
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(log.contains("cycle finished"), "{log}");
+}
+
+#[test]
+fn cron_ticks_start_cycles_and_never_overlap_a_running_one() {
+    // 20 KB/s and one worker: a cycle of 8 files takes several seconds, ticks every 2.
+    let ftp = PrivateFtp::start(20_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 4, 2);
+    let inbox = ftp.folder("5ga");
+    stage(&inbox, &files);
+    let plan = plan(tmp.path(), 1);
+    let archive = tmp.path().join("archive");
+    let source = ftp.url("5ga", "pool=1");
+    let args = run_args(&plan, &source, &archive, "*/2 * * * * *", 3600);
+    let mut service = Service::start(&args, &[]);
+
+    service.wait_for("every file in Done/", Duration::from_secs(120), |_| {
+        listing(&inbox.join("Done")).len() == files.len()
+    });
+    service.wait_for("the cycle's end", Duration::from_secs(30), |s| {
+        s.status("5ga")["running"] == false
+    });
+
+    assert_eq!(names_in(&inbox), ["Done"]);
+    let status = service.status("5ga");
+    let skipped = status["skipped_runs"].as_u64().unwrap();
+    assert!(skipped >= 1, "no tick was skipped: {status}");
+    let metrics = service.metrics();
+    assert_eq!(
+        metrics["pmflow_cycles_skipped_total{system=\"5ga\"}"],
+        skipped as f64
+    );
+    // Overlapping cycles would have listed and downloaded the same files twice.
+    assert_eq!(ftp.log().matches("OK DOWNLOAD").count(), files.len());
+    assert_eq!(
+        metrics["pmflow_files_scanned_total{system=\"5ga\"}"],
+        files.len() as f64
+    );
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(
+        log.contains("previous cycle still running; run skipped"),
+        "{log}"
+    );
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
+}
+
+#[test]
+fn sigterm_in_the_middle_of_a_cycle_leaves_each_file_in_the_inbox_or_done_with_its_rows() {
+    let ftp = PrivateFtp::start(20_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 6, 2);
+    let inbox = ftp.folder("5ga");
+    stage(&inbox, &files);
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+    let source = ftp.url("5ga", "");
+    let mut service = Service::start(&run_args(&plan, &source, &archive, YEARLY, 0), &[]);
+    service.wait_for("a first file in Done/", Duration::from_secs(60), |_| {
+        !listing(&inbox.join("Done")).is_empty()
+    });
+
+    let (exit, log) = service.terminate();
+
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(log.contains("stopping"), "{log}");
+    let done = names_in(&inbox.join("Done"));
+    let waiting: Vec<String> = names_in(&inbox)
+        .into_iter()
+        .filter(|n| n != "Done")
+        .collect();
+    assert!(!waiting.is_empty(), "the cycle finished before SIGTERM");
+    let mut all: Vec<String> = done.iter().chain(&waiting).cloned().collect();
+    all.sort();
+    assert_eq!(all, names(&files), "every file exactly once");
+    let done_files: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| done.contains(&f.file_name().unwrap().to_str().unwrap().to_string()))
+        .cloned()
+        .collect();
+    let expected = tmp.path().join("expected");
+    std::fs::create_dir_all(&expected).unwrap();
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&done_files, &expected, &plan),
+        "the archive holds exactly the rows of the files in Done/"
+    );
+
+    pmflow_ok(&ingest_args(&source, &plan, &archive));
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
+}
+
+/// Creates the ZooKeeper node `path` (a test's chroot) with the service's client.
+fn create_znode(zookeeper: &str, path: &str) {
+    use zookeeper_client::{Acls, Client, CreateMode};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = Client::connect(zookeeper)
+            .await
+            .unwrap_or_else(|e| panic!("ZooKeeper at {zookeeper} (scripts/zookeeper.sh): {e}"));
+        let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+        client.create(path, b"", &options).await.unwrap();
+    });
+}
+
+#[test]
+fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
+    let chroot = format!("/pmflow-test-{}", std::process::id());
+    create_znode(&common::zookeeper(), &chroot);
+    let ftp = PrivateFtp::start(0);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 8, 2);
+    let (first, later) = files.split_at(10);
+    let inbox = ftp.folder("5ga");
+    stage(&inbox, first);
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+    let mut args = run_args(&plan, &ftp.url("5ga", ""), &archive, "* * * * * *", 0);
+    args.extend([
+        "--zookeeper".into(),
+        format!("{}{chroot}", common::zookeeper()),
+    ]);
+    // The environment names of configuration keys: [service] session_timeout_ms.
+    let env = [("PMFLOW__SERVICE__SESSION_TIMEOUT_MS", "4000")];
+
+    let mut a = Service::start(&args, &env);
+    a.wait_for("A to lead", Duration::from_secs(30), |s| {
+        s.status("5ga")["leader"] == true
+    });
+    let mut b = Service::start(&args, &env);
+    b.wait_for("the first files in Done/", Duration::from_secs(60), |_| {
+        listing(&inbox.join("Done")).len() == first.len()
+    });
+    a.wait_for("A's cycle to end", Duration::from_secs(30), |s| {
+        s.status("5ga")["running"] == false
+    });
+    let b_status = b.status("5ga");
+    assert_eq!(
+        (&b_status["leader"], &b_status["cycles"]),
+        (&false.into(), &0.into()),
+        "{b_status}"
+    );
+    assert_eq!(a.metrics()["pmflow_leader{system=\"5ga\"}"], 1.0);
+    assert_eq!(b.metrics()["pmflow_leader{system=\"5ga\"}"], 0.0);
+    assert_eq!(b.request("POST", "/api/v1/systems/5ga/scan").0, 409);
+
+    a.kill();
+    stage(&inbox, later);
+    b.wait_for("B to lead", Duration::from_secs(30), |s| {
+        s.status("5ga")["leader"] == true
+    });
+    b.wait_for("every file in Done/", Duration::from_secs(60), |_| {
+        listing(&inbox.join("Done")).len() == files.len()
+    });
+
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert!(b.status("5ga")["cycles"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        ftp.log().matches("OK DOWNLOAD").count(),
+        files.len(),
+        "each file downloaded by one process only"
+    );
+    let (exit, log) = b.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(log.contains("leading this system"), "{log}");
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
+}
+
+/// `pmflow run` with a config file and environment, without waiting for it.
+fn run_config(config: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pmflow"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .current_dir(common::repo())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_invalid_configuration_fails_at_start_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("pmflow.toml");
+    std::fs::write(
+        &config,
+        "[systems.a]\nsource = \"in\"\narchive = \"arch\"\ncron = \"every minute\"\n",
+    )
+    .unwrap();
+    let output = run_config(&config, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("systems.a.cron:"), "{stderr}");
+
+    std::fs::write(
+        &config,
+        "[systems.a]\nsource = \"in\"\narchive = \"arch\"\n",
+    )
+    .unwrap();
+    let output = run_config(&config, &[("PMFLOW__SERVICE__HTTP", "nowhere")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("service.http:"), "{stderr}");
+}
+
+#[test]
+fn passwords_stay_out_of_logs_status_and_readiness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = common::free_port();
+    let source = format!("ftp://pm:S3cret-Pass@127.0.0.1:{closed}/pm/5ga?retries=0");
+    let archive = tmp.path().join("archive");
+    let plan = plan(tmp.path(), 1);
+    let mut service = Service::start(&run_args(&plan, &source, &archive, YEARLY, 0), &[]);
+    service.wait_for("the failed first run", Duration::from_secs(60), |s| {
+        !s.status("5ga")["last_error"].is_null()
+    });
+
+    let (_, systems) = service.request("GET", "/api/v1/systems");
+    assert!(systems.contains("ftp://pm:***@127.0.0.1"), "{systems}");
+    let (code, ready) = service.request("GET", "/readyz");
+    assert_eq!(code, 503, "{ready}");
+    assert!(ready.contains("5ga: ftp://pm:***@127.0.0.1"), "{ready}");
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(log.contains("cycle failed"), "{log}");
+    for text in [&systems, &ready, &log] {
+        assert!(!text.contains("S3cret-Pass"), "password shown:\n{text}");
+    }
+}
