@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use pmflow::pipeline::BuildError;
-use pmflow::service::config::{RunOptions, ServiceConfig};
+use pmflow::service::config::{EMBEDDED_INBOX, RunOptions, ServiceConfig};
 use pmflow::service::{self, ServiceError};
 
 use super::Failure;
@@ -60,6 +61,10 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         http: args.http,
     };
     let config = ServiceConfig::load(&options).map_err(|e| Failure::Usage(e.into()))?;
+    if options.use_embedded_default() {
+        std::fs::create_dir_all(EMBEDDED_INBOX)
+            .with_context(|| format!("cannot create the inbox {EMBEDDED_INBOX}"))?;
+    }
     service::run(config).await.map_err(|e| match e {
         ServiceError::Build {
             source: BuildError::Config(_),

@@ -45,12 +45,16 @@ pub const ENV_PREFIX: &str = "PMFLOW__";
 
 /// Configuration used by `pmflow run` without a config file or system flags: the
 /// embedded default, a local inbox into a Parquet archive, both under the working
-/// directory.
+/// directory (see [`EMBEDDED_INBOX`]).
 pub const EMBEDDED_DEFAULT: &str = r#"
 [systems.pm]
 source = "inbox"
 archive = "archive"
 "#;
+
+/// The embedded default's inbox, created at start so that `pmflow run` starts in any
+/// directory.
+pub const EMBEDDED_INBOX: &str = "inbox";
 
 /// Default address of the HTTP endpoints.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9464";
@@ -157,6 +161,12 @@ impl RunOptions {
             || self.archive.is_some()
             || !self.sinks.is_empty()
     }
+
+    /// Whether these options select the embedded default (no config, no system
+    /// flags).
+    pub fn use_embedded_default(&self) -> bool {
+        self.config.is_none() && !self.define_system()
+    }
 }
 
 /// One system as the service runs it.
@@ -195,8 +205,8 @@ impl ServiceConfig {
                 }
                 Figment::from(Toml::file(path))
             }
-            None if options.define_system() => Figment::new(),
-            None => Figment::from(Toml::string(EMBEDDED_DEFAULT)),
+            None if options.use_embedded_default() => Figment::from(Toml::string(EMBEDDED_DEFAULT)),
+            None => Figment::new(),
         };
         let mut file: ServiceFile = figment
             .merge(Env::prefixed(ENV_PREFIX).split("__"))
