@@ -7,7 +7,9 @@
 # Tests start private servers with the same configuration through the environment:
 # PMFLOW_FTP_PORT; PMFLOW_FTP_ROOT (its pm/ folder is served; the listener's pid is
 # written to ROOT.pid, its log to ROOT.vsftpd.log); PMFLOW_FTP_MAX_RATE (bytes/s per
-# transfer, 0 = unlimited).
+# transfer, 0 = unlimited); PMFLOW_FTP_TLS=1 (explicit TLS required on control and
+# data connections, with a certificate for 127.0.0.1/localhost issued by a CA made
+# for the server, ROOT.tls/ca.pem).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -26,6 +28,30 @@ if ! listening; then
   $SUDO mkdir -p "$ROOT/pm" /var/run/vsftpd/empty
   $SUDO chown root:root "$ROOT" && $SUDO chmod 755 "$ROOT"
   $SUDO chown ftp:ftp "$ROOT/pm" && $SUDO chmod 755 "$ROOT/pm"
+  TLS_CONF="ssl_enable=NO"
+  if [ "${PMFLOW_FTP_TLS:-0}" = 1 ]; then
+    TLS=$STATE.tls
+    mkdir -p "$TLS"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=pmflow-test-ca \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout "$TLS/ca.key" -out "$TLS/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+      -keyout "$TLS/server.key" -out "$TLS/server.csr" 2>/dev/null
+    printf '%s\n' subjectAltName=IP:127.0.0.1,DNS:localhost basicConstraints=CA:FALSE \
+      keyUsage=digitalSignature,keyEncipherment extendedKeyUsage=serverAuth >"$TLS/server.ext"
+    openssl x509 -req -days 30 -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
+      -CAcreateserial -extfile "$TLS/server.ext" -out "$TLS/server.pem" 2>/dev/null
+    # suppaftp does not resume the control connection's TLS session on data
+    # connections, so vsftpd must not require it.
+    TLS_CONF="ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=NO
+ssl_ciphers=HIGH
+rsa_cert_file=$TLS/server.pem
+rsa_private_key_file=$TLS/server.key"
+  fi
   cat >"$CONF" <<CONF
 listen=YES
 listen_address=127.0.0.1
@@ -50,6 +76,7 @@ max_per_ip=200
 anon_max_rate=${PMFLOW_FTP_MAX_RATE:-0}
 xferlog_enable=YES
 vsftpd_log_file=$LOG
+$TLS_CONF
 CONF
   echo "== starting vsftpd on 127.0.0.1:$PORT (log: $LOG)" >&2
   setsid /usr/sbin/vsftpd "$CONF" >>"$LOG" 2>&1 < /dev/null &

@@ -240,7 +240,7 @@ pub enum SourceSpec {
     /// A local inbox directory.
     Local(PathBuf),
     /// A folder on an FTP server.
-    Ftp(FtpSettings),
+    Ftp(Box<FtpSettings>),
 }
 
 impl SourceSpec {
@@ -314,16 +314,16 @@ pub fn valid_system_name(name: &str) -> bool {
 /// made absolute by `local`).
 fn parse_source(text: &str, local: impl Fn(&Path) -> PathBuf) -> Result<SourceSpec, ConfigError> {
     match text.split_once("://").map(|(scheme, _)| scheme) {
-        Some("ftp") => FtpSettings::from_url(text)
-            .map(SourceSpec::Ftp)
-            .map_err(|message| invalid("source", format!("ftp:// URL: {message}"))),
+        Some(scheme @ ("ftp" | "ftps")) => FtpSettings::from_url(text)
+            .map(|settings| SourceSpec::Ftp(Box::new(settings)))
+            .map_err(|message| invalid("source", format!("{scheme}:// URL: {message}"))),
         None => Ok(SourceSpec::Local(local(Path::new(text)))),
         Some("file") => Ok(SourceSpec::Local(local(Path::new(
             &text["file://".len()..],
         )))),
         Some(scheme) => Err(invalid(
             "source",
-            format!("unknown source scheme {scheme:?} in {text:?} (known: ftp, file)"),
+            format!("unknown source scheme {scheme:?} in {text:?} (known: ftp, ftps, file)"),
         )),
     }
 }

@@ -130,3 +130,39 @@ fn connections_dropped_in_the_middle_of_transfers_lose_no_file() {
         archived_from_local(&files, tmp.path(), &plan)
     );
 }
+
+#[test]
+fn ftps_encrypts_the_session_and_trusts_only_the_given_ca() {
+    let ftp = PrivateFtp::start_tls();
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 2, 2);
+    let inbox = ftp.folder("5ga");
+    stage(&inbox, &files);
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+
+    // Mozilla's roots do not know the server's CA: nothing is read, nothing moves.
+    let untrusted = pmflow(&ingest_args(
+        &ftp.ftps_url("5ga", "retries=0"),
+        &plan,
+        &archive,
+    ));
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(!untrusted.status.success(), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    assert_eq!(names_in(&inbox).len(), files.len());
+    // Plain FTP is refused by a server that requires TLS.
+    let plain = pmflow(&ingest_args(&ftp.url("5ga", "retries=0"), &plan, &archive));
+    assert!(!plain.status.success());
+
+    let ca = ftp.ca_file();
+    let trusted = ftp.ftps_url("5ga", &format!("ca={}", ca.display()));
+    pmflow_ok(&ingest_args(&trusted, &plan, &archive));
+
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(names_in(&inbox.join("Done")).len(), files.len());
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
+}

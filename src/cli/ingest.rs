@@ -42,7 +42,7 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
     let plan = SystemPlan::resolve(args.plan.as_deref(), overrides)
         .map_err(|e| Failure::Usage(e.into()))?;
     let pipeline = Pipeline::build(&plan).await.map_err(|e| match e {
-        BuildError::Config(e) => Failure::Usage(e.into()),
+        e @ (BuildError::Config(_) | BuildError::Source { .. }) => Failure::Usage(e.into()),
         other => Failure::Runtime(other.into()),
     })?;
     let bar = super::file_progress_bar(0);

@@ -67,7 +67,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     }
     service::run(config).await.map_err(|e| match e {
         ServiceError::Build {
-            source: BuildError::Config(_),
+            source: BuildError::Config(_) | BuildError::Source { .. },
             ..
         } => Failure::Usage(e.into()),
         other => Failure::Runtime(other.into()),

@@ -49,6 +49,12 @@ pub enum BuildError {
     /// The plan is not runnable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The source cannot be set up from its settings (e.g. an unusable CA file).
+    #[error("source {source_name}: {message}")]
+    Source {
+        source_name: String,
+        message: String,
+    },
     /// The archive could not be opened or read.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
@@ -109,9 +115,14 @@ impl Pipeline {
     pub async fn build(plan: &SystemPlan) -> Result<Self, BuildError> {
         let source: Arc<dyn Source> = match plan.require_runnable()? {
             SourceSpec::Local(dir) => Arc::new(LocalDirSource::new(dir, plan.include.clone())),
-            SourceSpec::Ftp(settings) => {
-                Arc::new(FtpSource::new(settings.clone(), plan.include.clone()))
-            }
+            SourceSpec::Ftp(settings) => Arc::new(
+                FtpSource::new((**settings).clone(), plan.include.clone()).map_err(|message| {
+                    BuildError::Source {
+                        source_name: settings.redacted.clone(),
+                        message,
+                    }
+                })?,
+            ),
         };
         let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
         let mut seed = None;

@@ -20,12 +20,22 @@ impl PrivateFtp {
     /// Starts a server whose transfers run at `max_rate` bytes/s at most (0 =
     /// unlimited).
     pub fn start(max_rate: u64) -> Self {
+        Self::launch(max_rate, false)
+    }
+
+    /// Starts a server that requires explicit TLS (see [`Self::ca_file`]).
+    pub fn start_tls() -> Self {
+        Self::launch(0, true)
+    }
+
+    fn launch(max_rate: u64, tls: bool) -> Self {
         let root = tempfile::tempdir().expect("temporary root");
         let port = free_port();
         let output = Command::new(repo().join("scripts/ftp.sh"))
             .env("PMFLOW_FTP_PORT", port.to_string())
             .env("PMFLOW_FTP_ROOT", root.path())
             .env("PMFLOW_FTP_MAX_RATE", max_rate.to_string())
+            .env("PMFLOW_FTP_TLS", if tls { "1" } else { "0" })
             .output()
             .expect("scripts/ftp.sh runs");
         assert!(
@@ -58,6 +68,19 @@ impl PrivateFtp {
         format!("ftp://anonymous@127.0.0.1:{}/pm/{name}?{params}", self.port)
     }
 
+    /// The `ftps://` URL of the folder `pm/<name>`, with URL parameters `params`.
+    pub fn ftps_url(&self, name: &str, params: &str) -> String {
+        format!(
+            "ftps://anonymous@127.0.0.1:{}/pm/{name}?{params}",
+            self.port
+        )
+    }
+
+    /// The CA that issued a TLS server's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        state(self.root.path(), "tls").join("ca.pem")
+    }
+
     /// The server's log (one line per connection, login, transfer and rename).
     pub fn log(&self) -> String {
         std::fs::read_to_string(state(self.root.path(), "vsftpd.log")).unwrap_or_default()
@@ -83,6 +106,7 @@ impl Drop for PrivateFtp {
         for suffix in ["pid", "vsftpd.log", "vsftpd.conf"] {
             let _ = std::fs::remove_file(state(self.root.path(), suffix));
         }
+        let _ = std::fs::remove_dir_all(state(self.root.path(), "tls"));
     }
 }
 

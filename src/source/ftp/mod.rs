@@ -70,13 +70,13 @@ fn is_unavailable(error: &FtpError) -> bool {
 
 impl FtpSource {
     /// A source over the folder of `settings`, listing the files that pass `filter`.
-    /// Connects on first use.
-    pub fn new(settings: FtpSettings, filter: NameFilter) -> Self {
-        Self {
-            pool: pool::pool(&settings),
+    /// Connects on first use; fails only when the TLS settings are unusable.
+    pub fn new(settings: FtpSettings, filter: NameFilter) -> Result<Self, String> {
+        Ok(Self {
+            pool: pool::pool(&settings)?,
             settings,
             filter,
-        }
+        })
     }
 
     /// Runs `operation` on a pooled connection, retrying transient failures with

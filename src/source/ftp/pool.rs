@@ -6,13 +6,17 @@
 //! each time it is taken from the pool; one that failed is closed rather than pooled
 //! again, and the next request opens a fresh one.
 
+use std::sync::Arc;
+
 use deadpool::Runtime;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use suppaftp::tokio::AsyncRustlsFtpStream;
+use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
+use suppaftp::tokio_rustls::TlsConnector;
+use suppaftp::tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use suppaftp::types::FileType;
 use suppaftp::{FtpError, FtpResult};
 
-use super::settings::FtpSettings;
+use super::settings::{FtpSettings, Security};
 
 /// One logged-in control connection, in binary mode.
 pub type Connection = AsyncRustlsFtpStream;
@@ -26,6 +30,28 @@ pub type Pooled = managed::Object<Connector>;
 /// Opens and checks connections for the pool.
 pub struct Connector {
     settings: FtpSettings,
+    /// For `ftps://`: what secures each connection after `AUTH TLS`.
+    tls: Option<TlsConnector>,
+}
+
+/// A TLS client trusting `ca`, or Mozilla's roots when `ca` is empty.
+fn tls_connector(ca: &[rustls_pki_types::CertificateDer<'static>]) -> Result<TlsConnector, String> {
+    let mut roots = RootCertStore::empty();
+    if ca.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for certificate in ca {
+        roots
+            .add(certificate.clone())
+            .map_err(|e| format!("CA certificate: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 impl managed::Manager for Connector {
@@ -42,6 +68,10 @@ impl managed::Manager for Connector {
                     elapsed,
                 ))
             })??;
+        if let Some(tls) = &self.tls {
+            let tls = AsyncRustlsConnector::from(tls.clone());
+            ftp = ftp.into_secure(tls, &self.settings.host).await?;
+        }
         ftp.login(&self.settings.user, &self.settings.password)
             .await?;
         ftp.transfer_type(FileType::Binary).await?;
@@ -55,11 +85,16 @@ impl managed::Manager for Connector {
 
 /// The pool for `settings`: `settings.pool` connections at most, opened on demand;
 /// waiting for one, opening one and checking one each time out after
-/// `settings.timeout`.
-pub fn pool(settings: &FtpSettings) -> FtpPool {
+/// `settings.timeout`. Fails when the TLS settings are unusable.
+pub fn pool(settings: &FtpSettings) -> Result<FtpPool, String> {
     let timeout = Some(settings.timeout);
-    managed::Pool::builder(Connector {
+    let tls = match &settings.security {
+        Security::Plain => None,
+        Security::ExplicitTls { ca } => Some(tls_connector(ca)?),
+    };
+    let pool = managed::Pool::builder(Connector {
         settings: settings.clone(),
+        tls,
     })
     .max_size(settings.pool)
     .wait_timeout(timeout)
@@ -67,5 +102,6 @@ pub fn pool(settings: &FtpSettings) -> FtpPool {
     .recycle_timeout(timeout)
     .runtime(Runtime::Tokio1)
     .build()
-    .expect("a pool with a runtime and a size builds")
+    .expect("a pool with a runtime and a size builds");
+    Ok(pool)
 }
