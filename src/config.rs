@@ -6,8 +6,10 @@
 //! format = "3gpp-xml"          # the only format so far
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
 //! [source]
-//! url = "inbox/5ga"            # local directory, or ftp://user:pass@host:21/folder
+//! url = "inbox/5ga"            # local directory, or ftp(s)://user:pass@host:21/folder;
+//!                              # glob segments allowed: ftp://host/pm/*/5ga
 //! include = ["*.xml", "*.xml.gz"]
+//! scan_ttl_s = 3600            # how long a folder pattern's folders are cached
 //! [workers]
 //! parse = 0                    # 0 = one per core
 //! deliver = 4                  # files delivered to sinks at once
@@ -18,6 +20,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -25,8 +28,8 @@ use crate::plan::{Rule, RuleError, rules};
 use crate::sink::clickhouse::ClickHouseSettings;
 use crate::sink::kafka::KafkaSettings;
 use crate::sink::mysql::MySqlSettings;
-use crate::source::NameFilter;
 use crate::source::ftp::FtpSettings;
+use crate::source::{NameFilter, scan_paths};
 
 /// A plan or its overrides are invalid; the message names the key or flag.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,9 @@ pub struct SourceSection {
     /// Glob patterns of file names to collect; empty = every visible file.
     #[serde(default)]
     pub include: Vec<String>,
+    /// Seconds a folder pattern's resolved folders are used before the tree is
+    /// listed again (default 3600).
+    pub scan_ttl_s: Option<u64>,
 }
 
 /// `[[sink]]` of a plan file.
@@ -287,6 +293,8 @@ pub struct SystemPlan {
     pub source: Option<SourceSpec>,
     /// File-name filter.
     pub include: NameFilter,
+    /// How long a folder pattern's resolved folders are used.
+    pub scan_ttl: Duration,
     /// Where the rules were loaded from, if anywhere.
     pub rules_dir: Option<PathBuf>,
     /// The SQL rules.
@@ -448,6 +456,9 @@ impl SystemPlan {
             system,
             source,
             include,
+            scan_ttl: source_section
+                .scan_ttl_s
+                .map_or(scan_paths::DEFAULT_TTL, Duration::from_secs),
             rules_dir,
             rules,
             sinks,

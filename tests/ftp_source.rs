@@ -166,3 +166,33 @@ fn ftps_encrypts_the_session_and_trusts_only_the_given_ca() {
         archived_from_local(&files, tmp.path(), &plan)
     );
 }
+
+#[test]
+fn a_folder_pattern_collects_every_matching_folder_and_completes_files_beside_them() {
+    let ftp = PrivateFtp::start(0);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 4, 1);
+    let (gnb1, gnb2) = (ftp.folder("gnb1/5ga"), ftp.folder("gnb2/5ga"));
+    stage(&gnb1, &files[..2]);
+    stage(&gnb2, &files[2..]);
+    let elsewhere = ftp.folder("gnb1/tmp");
+    stage(&elsewhere, &files[..1]);
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+
+    pmflow_ok(&ingest_args(&ftp.url("*/5ga", ""), &plan, &archive));
+
+    for (folder, staged) in [(&gnb1, &files[..2]), (&gnb2, &files[2..])] {
+        assert_eq!(names_in(folder), ["Done"]);
+        assert_eq!(names_in(&folder.join("Done")).len(), staged.len());
+    }
+    assert_eq!(
+        names_in(&elsewhere).len(),
+        1,
+        "a folder not matched is left alone"
+    );
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
+}

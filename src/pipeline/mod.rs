@@ -114,14 +114,21 @@ impl Pipeline {
     /// registry with the archive's current table schemas.
     pub async fn build(plan: &SystemPlan) -> Result<Self, BuildError> {
         let source: Arc<dyn Source> = match plan.require_runnable()? {
-            SourceSpec::Local(dir) => Arc::new(LocalDirSource::new(dir, plan.include.clone())),
+            SourceSpec::Local(dir) => Arc::new(
+                LocalDirSource::new(dir, plan.include.clone(), plan.scan_ttl).map_err(
+                    |message| BuildError::Source {
+                        source_name: dir.display().to_string(),
+                        message,
+                    },
+                )?,
+            ),
             SourceSpec::Ftp(settings) => Arc::new(
-                FtpSource::new((**settings).clone(), plan.include.clone()).map_err(|message| {
-                    BuildError::Source {
+                FtpSource::new((**settings).clone(), plan.include.clone(), plan.scan_ttl).map_err(
+                    |message| BuildError::Source {
                         source_name: settings.redacted.clone(),
                         message,
-                    }
-                })?,
+                    },
+                )?,
             ),
         };
         let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();

@@ -1,28 +1,40 @@
-//! A local directory as a source: the embedded default's inbox.
+//! A local directory as a source: the embedded default's inbox. Its path may have
+//! glob segments (`/data/pm/*/5ga`), see [`ScanPaths`].
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, Source, SourceError, SourceFile,
+    Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, ScanPaths, Source, SourceError,
+    SourceFile, merge_listings,
 };
 
-/// Files directly inside one directory (not its sub-directories).
-#[derive(Debug, Clone)]
+/// Files directly inside a directory, or inside every directory matching a pattern
+/// (not their sub-directories).
+#[derive(Debug)]
 pub struct LocalDirSource {
     dir: PathBuf,
+    folders: ScanPaths,
     filter: NameFilter,
 }
 
 impl LocalDirSource {
-    /// A source over `dir`, listing the files that pass `filter`.
-    pub fn new(dir: impl Into<PathBuf>, filter: NameFilter) -> Self {
-        Self {
-            dir: dir.into(),
+    /// A source over `dir` (or the directories its glob segments match, resolved again
+    /// after `scan_ttl`), listing the files that pass `filter`.
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        filter: NameFilter,
+        scan_ttl: Duration,
+    ) -> Result<Self, String> {
+        let dir = dir.into();
+        Ok(Self {
+            folders: ScanPaths::new(&dir.to_string_lossy(), scan_ttl)?,
+            dir,
             filter,
-        }
+        })
     }
 
     fn error(&self, action: &'static str, file: &str, error: std::io::Error) -> SourceError {
@@ -33,6 +45,37 @@ impl LocalDirSource {
             error,
         }
     }
+
+    /// The files of one folder that pass the filter.
+    async fn list_folder(&self, folder: String) -> Result<Vec<SourceFile>, SourceError> {
+        let list_err = |e| self.error("list", self.folders.label(&folder), e);
+        let mut entries = tokio::fs::read_dir(&folder).await.map_err(list_err)?;
+        let mut files = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(list_err)? {
+            let metadata = entry.metadata().await.map_err(list_err)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if metadata.is_file() && self.filter.matches(&name) {
+                files.push(SourceFile {
+                    folder: folder.clone(),
+                    name,
+                    size: metadata.len(),
+                });
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// The names of the sub-directories of `dir`.
+async fn subdirectories(dir: String) -> std::io::Result<Vec<String>> {
+    let mut entries = tokio::fs::read_dir(&dir).await?;
+    let mut names = Vec::new();
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.file_type().await?.is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    Ok(names)
 }
 
 /// Moves `from` into `dir` under its own name, or `name.1`, `name.2`, … when a file of
@@ -56,32 +99,26 @@ impl Source for LocalDirSource {
     }
 
     async fn probe(&self) -> Result<(), SourceError> {
-        tokio::fs::read_dir(&self.dir)
+        tokio::fs::read_dir(self.folders.base())
             .await
             .map(drop)
             .map_err(|e| self.error("read", "", e))
     }
 
     async fn list(&self) -> Result<Vec<SourceFile>, SourceError> {
-        let list_err = |e| self.error("list", "", e);
-        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(list_err)?;
-        let mut files = Vec::new();
-        while let Some(entry) = entries.next_entry().await.map_err(list_err)? {
-            let metadata = entry.metadata().await.map_err(list_err)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if metadata.is_file() && self.filter.matches(&name) {
-                files.push(SourceFile {
-                    name,
-                    size: metadata.len(),
-                });
-            }
-        }
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+        let folders = self
+            .folders
+            .folders(subdirectories)
+            .await
+            .map_err(|e| self.error("list", "", e))?;
+        let listings =
+            futures::future::join_all(folders.into_iter().map(|folder| self.list_folder(folder)))
+                .await;
+        merge_listings(&self.folders, listings).await
     }
 
     async fn fetch(&self, file: &SourceFile) -> Result<Bytes, SourceError> {
-        let bytes = tokio::fs::read(self.dir.join(&file.name))
+        let bytes = tokio::fs::read(Path::new(&file.folder).join(&file.name))
             .await
             .map_err(|e| self.error("fetch", &file.name, e))?;
         Ok(Bytes::from(bytes))
@@ -92,11 +129,12 @@ impl Source for LocalDirSource {
         file: &SourceFile,
         completion: &Completion,
     ) -> Result<(), SourceError> {
-        let from = self.dir.join(&file.name);
+        let folder = Path::new(&file.folder);
+        let from = folder.join(&file.name);
         let result = match completion {
-            Completion::Done => move_into(&from, &self.dir.join(DONE_DIR), &file.name).await,
+            Completion::Done => move_into(&from, &folder.join(DONE_DIR), &file.name).await,
             Completion::Failed(reason) => {
-                let failed = self.dir.join(FAILED_DIR);
+                let failed = folder.join(FAILED_DIR);
                 async {
                     let moved = move_into(&from, &failed, &file.name).await?;
                     let mut reason_path = moved.into_os_string();

@@ -6,13 +6,16 @@
 
 pub mod ftp;
 pub mod local;
+pub mod scan_paths;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use tracing::warn;
 
 pub use ftp::FtpSource;
 pub use local::LocalDirSource;
+pub use scan_paths::ScanPaths;
 
 /// Folder, beside the listed files, that completed files move into.
 pub const DONE_DIR: &str = "Done";
@@ -24,6 +27,8 @@ pub const REASON_SUFFIX: &str = ".reason";
 /// A file a source listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
+    /// The folder it is in (one of the source's scan paths).
+    pub folder: String,
     /// File name without directory.
     pub name: String,
     /// Size in bytes as listed.
@@ -67,6 +72,35 @@ pub trait Source: Send + Sync {
     /// Moves a file out of the inbox according to its completion.
     async fn complete(&self, file: &SourceFile, completion: &Completion)
     -> Result<(), SourceError>;
+}
+
+/// The files of a source's folders, from each folder's listing. A folder that could
+/// not be listed is skipped with a warning (and the folders are resolved again next
+/// time); only when none could be listed does the listing fail.
+pub async fn merge_listings(
+    paths: &ScanPaths,
+    listings: Vec<Result<Vec<SourceFile>, SourceError>>,
+) -> Result<Vec<SourceFile>, SourceError> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let folders = listings.len();
+    for listing in listings {
+        match listing {
+            Ok(listed) => files.extend(listed),
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        paths.forget().await;
+        if errors.len() == folders {
+            return Err(errors.swap_remove(0));
+        }
+        for error in &errors {
+            warn!(%error, "folder skipped this cycle");
+        }
+    }
+    files.sort_by(|a, b| (&a.folder, &a.name).cmp(&(&b.folder, &b.name)));
+    Ok(files)
 }
 
 /// File-name filter of a plan: glob patterns (`*.xml`, `A*.xml.gz`), any of which

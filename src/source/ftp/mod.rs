@@ -27,12 +27,15 @@ use tracing::debug;
 use self::pool::{Connection, FtpPool};
 pub use self::settings::FtpSettings;
 use super::{
-    Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, Source, SourceError, SourceFile,
+    Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, ScanPaths, Source, SourceError,
+    SourceFile, merge_listings,
 };
 
-/// Files directly inside one folder of an FTP server.
+/// Files directly inside one folder of an FTP server, or inside every folder matching
+/// a pattern (see [`ScanPaths`]).
 pub struct FtpSource {
     settings: FtpSettings,
+    folders: ScanPaths,
     filter: NameFilter,
     pool: FtpPool,
 }
@@ -69,14 +72,49 @@ fn is_unavailable(error: &FtpError) -> bool {
 }
 
 impl FtpSource {
-    /// A source over the folder of `settings`, listing the files that pass `filter`.
-    /// Connects on first use; fails only when the TLS settings are unusable.
-    pub fn new(settings: FtpSettings, filter: NameFilter) -> Result<Self, String> {
+    /// A source over the folder of `settings` (or the folders its glob segments
+    /// match, resolved again after `scan_ttl`), listing the files that pass `filter`.
+    /// Connects on first use; fails only when the folder pattern or the TLS settings
+    /// are unusable.
+    pub fn new(
+        settings: FtpSettings,
+        filter: NameFilter,
+        scan_ttl: std::time::Duration,
+    ) -> Result<Self, String> {
         Ok(Self {
             pool: pool::pool(&settings)?,
+            folders: ScanPaths::new(&settings.folder, scan_ttl)?,
             settings,
             filter,
         })
+    }
+
+    /// The entries of `folder`'s `LIST`.
+    async fn entries(&self, folder: &str) -> Result<Vec<File>, SourceError> {
+        let lines = self
+            .with_connection("list", self.folders.label(folder), |ftp| {
+                let folder = folder.to_string();
+                Box::pin(async move { ftp.list(Some(&folder)).await })
+            })
+            .await?;
+        Ok(lines
+            .iter()
+            .filter_map(|line| File::from_str(line).ok())
+            .collect())
+    }
+
+    /// The files of one folder that pass the filter.
+    async fn list_folder(&self, folder: String) -> Result<Vec<SourceFile>, SourceError> {
+        let entries = self.entries(&folder).await?;
+        Ok(entries
+            .iter()
+            .filter(|entry| entry.is_file() && self.filter.matches(entry.name()))
+            .map(|entry| SourceFile {
+                folder: folder.clone(),
+                name: entry.name().to_string(),
+                size: entry.size() as u64,
+            })
+            .collect())
     }
 
     /// Runs `operation` on a pooled connection, retrying transient failures with
@@ -115,6 +153,11 @@ impl FtpSource {
             error: std::io::Error::other(failure),
         }
     }
+}
+
+/// The server path of `name` in `folder`.
+fn server_path(folder: &str, name: &str) -> String {
+    format!("{}/{name}", folder.trim_end_matches('/'))
 }
 
 /// Downloads `path` whole.
@@ -166,7 +209,7 @@ impl Source for FtpSource {
     async fn probe(&self) -> Result<(), SourceError> {
         let attempt = async {
             let mut ftp = self.pool.get().await.map_err(Failure::Pool)?;
-            ftp.cwd(&self.settings.folder).await.map_err(Failure::Ftp)
+            ftp.cwd(self.folders.base()).await.map_err(Failure::Ftp)
         };
         attempt
             .await
@@ -174,28 +217,25 @@ impl Source for FtpSource {
     }
 
     async fn list(&self) -> Result<Vec<SourceFile>, SourceError> {
-        let folder = &self.settings.folder;
-        let lines = self
-            .with_connection("list", "", |ftp| {
-                let folder = folder.clone();
-                Box::pin(async move { ftp.list(Some(&folder)).await })
-            })
-            .await?;
-        let mut files: Vec<SourceFile> = lines
-            .iter()
-            .filter_map(|line| File::from_str(line).ok())
-            .filter(|entry| entry.is_file() && self.filter.matches(entry.name()))
-            .map(|entry| SourceFile {
-                name: entry.name().to_string(),
-                size: entry.size() as u64,
-            })
-            .collect();
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+        let subfolders = |folder: String| async move {
+            let entries = self.entries(&folder).await?;
+            Ok::<_, SourceError>(
+                entries
+                    .iter()
+                    .filter(|entry| entry.is_directory())
+                    .map(|entry| entry.name().to_string())
+                    .collect(),
+            )
+        };
+        let folders = self.folders.folders(subfolders).await?;
+        let listings =
+            futures::future::join_all(folders.into_iter().map(|folder| self.list_folder(folder)))
+                .await;
+        merge_listings(&self.folders, listings).await
     }
 
     async fn fetch(&self, file: &SourceFile) -> Result<Bytes, SourceError> {
-        let path = self.settings.path(None, &file.name);
+        let path = server_path(&file.folder, &file.name);
         let size = file.size;
         self.with_connection("fetch", &file.name, |ftp| {
             Box::pin(download(ftp, path.clone(), size))
@@ -208,12 +248,12 @@ impl Source for FtpSource {
         file: &SourceFile,
         completion: &Completion,
     ) -> Result<(), SourceError> {
-        let from = self.settings.path(None, &file.name);
+        let from = server_path(&file.folder, &file.name);
         let sub = match completion {
             Completion::Done => DONE_DIR,
             Completion::Failed(_) => FAILED_DIR,
         };
-        let folder = self.settings.path(None, sub);
+        let folder = server_path(&file.folder, sub);
         self.with_connection("complete", &file.name, |ftp| {
             let (from, folder, name) = (from.clone(), folder.clone(), file.name.clone());
             let reason = match completion {

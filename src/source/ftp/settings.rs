@@ -123,15 +123,6 @@ impl FtpSettings {
         settings.redacted = redacted.to_string();
         Ok(settings)
     }
-
-    /// The server path of `name` in the scanned folder, or in its sub-folder `sub`.
-    pub fn path(&self, sub: Option<&str>, name: &str) -> String {
-        let folder = self.folder.trim_end_matches('/');
-        match sub {
-            Some(sub) => format!("{folder}/{sub}/{name}"),
-            None => format!("{folder}/{name}"),
-        }
-    }
 }
 
 /// The CA certificates of a PEM file; the message says what is wrong with it.
@@ -158,14 +149,11 @@ mod tests {
         );
         assert_eq!((s.folder.as_str(), s.pool), ("/pm/5ga", 8));
         assert_eq!(s.redacted, "ftp://pm:***@ftp.example:2121/pm/5ga/");
-        assert_eq!(s.path(None, "a.xml"), "/pm/5ga/a.xml");
-        assert_eq!(s.path(Some("Done"), "a.xml"), "/pm/5ga/Done/a.xml");
         let s = FtpSettings::from_url("ftp://host").unwrap();
         assert_eq!(
             (s.address.as_str(), s.user.as_str(), s.folder.as_str()),
             ("host:21", "anonymous", "/")
         );
-        assert_eq!(s.path(None, "a"), "/a");
         assert!(FtpSettings::from_url("ftp://host/x?pools=1").is_err());
         assert!(FtpSettings::from_url("sftp://host/x").is_err());
         assert_eq!(s.security, Security::Plain);
