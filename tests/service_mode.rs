@@ -13,6 +13,7 @@ use std::time::Duration;
 use common::five_ga::{archived, archived_from_local, generated, ingest_args, plan};
 use common::ftp::PrivateFtp;
 use common::service::Service;
+use common::zookeeper::{self, PrivateZooKeeper};
 use common::{names_in, pmflow_ok, query_csv, stage};
 
 /// A cron expression that does not fire during a test: once a year.
@@ -269,7 +270,7 @@ fn create_znode(zookeeper: &str, path: &str) {
 #[test]
 fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
     let chroot = format!("/pmflow-test-{}", std::process::id());
-    create_znode(&common::zookeeper(), &chroot);
+    create_znode(&zookeeper::shared(), &chroot);
     let ftp = PrivateFtp::start(0);
     let tmp = tempfile::tempdir().unwrap();
     let files = generated(tmp.path(), 8, 2);
@@ -281,7 +282,7 @@ fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
     let mut args = run_args(&plan, &ftp.url("5ga", ""), &archive, "* * * * * *", 0);
     args.extend([
         "--zookeeper".into(),
-        format!("{}{chroot}", common::zookeeper()),
+        format!("{}{chroot}", zookeeper::shared()),
     ]);
     // The environment names of configuration keys: [service] session_timeout_ms.
     let env = [("PMFLOW__SERVICE__SESSION_TIMEOUT_MS", "4000")];
@@ -390,4 +391,53 @@ fn passwords_stay_out_of_logs_status_and_readiness() {
     for text in [&systems, &ready, &log] {
         assert!(!text.contains("S3cret-Pass"), "password shown:\n{text}");
     }
+}
+
+#[test]
+fn a_leader_that_loses_its_session_stops_scanning_and_leads_again_when_zookeeper_returns() {
+    let zk = PrivateZooKeeper::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 2, 2);
+    let (first, later) = files.split_at(2);
+    let inbox = tmp.path().join("inbox");
+    stage(&inbox, first);
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+    let mut args = run_args(&plan, inbox.to_str().unwrap(), &archive, "* * * * * *", 0);
+    args.extend(["--zookeeper".into(), zk.address()]);
+    let env = [("PMFLOW__SERVICE__SESSION_TIMEOUT_MS", "4000")];
+    let mut service = Service::start(&args, &env);
+    service.wait_for("the first files in Done/", Duration::from_secs(60), |_| {
+        listing(&inbox.join("Done")).len() == first.len()
+    });
+
+    zk.kill();
+    service.wait_for("leadership to be given up", Duration::from_secs(30), |s| {
+        s.status("5ga")["leader"] == false
+    });
+    assert_eq!(service.metrics()["pmflow_leader{system=\"5ga\"}"], 0.0);
+    let cycles = service.status("5ga")["cycles"].clone();
+    stage(&inbox, later);
+    // Ticks come every second; a process that still scanned would take the files.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(listing(&inbox.join("Done")).len(), first.len());
+    assert_eq!(service.status("5ga")["cycles"], cycles);
+
+    zk.launch();
+    service.wait_for("leadership again", Duration::from_secs(60), |s| {
+        s.status("5ga")["leader"] == true
+    });
+    service.wait_for("the later files in Done/", Duration::from_secs(60), |_| {
+        listing(&inbox.join("Done")).len() == files.len()
+    });
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(
+        log.contains("ZooKeeper session lost; no longer leading"),
+        "{log}"
+    );
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
 }

@@ -8,6 +8,7 @@ pub mod ftp;
 pub mod kafka;
 pub mod mysql;
 pub mod service;
+pub mod zookeeper;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -281,10 +282,4 @@ pub trait QueryClient {
         assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
         rows.into_iter().next().unwrap()
     }
-}
-
-/// The ZooKeeper `scripts/zookeeper.sh` starts: `PMFLOW_TEST_ZOOKEEPER`, else the
-/// address the script uses.
-pub fn zookeeper() -> String {
-    std::env::var("PMFLOW_TEST_ZOOKEEPER").unwrap_or_else(|_| "127.0.0.1:2181".to_string())
 }
