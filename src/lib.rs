@@ -5,6 +5,8 @@
 //! [`plan`] (schema evolution, SQL rules), and delivered to every [`sink`]; the
 //! [`pipeline`] wires the stages and completes each file only once every required
 //! sink acknowledged it. [`archive`] reads the Parquet archive back for `query`.
+//! [`service`] runs the cycles of many systems on schedules (`pmflow run`), with
+//! leader election and HTTP endpoints; [`telemetry`] declares its metrics.
 
 pub mod archive;
 pub mod config;
