@@ -14,7 +14,7 @@ use common::five_ga::{archived, archived_from_local, generated, ingest_args, pla
 use common::ftp::PrivateFtp;
 use common::service::Service;
 use common::zookeeper::{self, PrivateZooKeeper};
-use common::{names_in, pmflow_ok, query_csv, stage};
+use common::{names_in, pmflow_ok, query_csv, repo, stage, stage_dataset};
 
 /// A cron expression that does not fire during a test: once a year.
 const YEARLY: &str = "0 0 0 1 1 *";
@@ -46,15 +46,6 @@ fn names(paths: &[PathBuf]) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// Files in `dir`, or none when it does not exist.
-fn listing(dir: &Path) -> Vec<String> {
-    if dir.is_dir() {
-        names_in(dir)
-    } else {
-        Vec::new()
-    }
 }
 
 /// Rows over every table of an archive's system `5ga`.
@@ -172,7 +163,7 @@ fn cron_ticks_start_cycles_and_never_overlap_a_running_one() {
     let mut service = Service::start(&args, &[]);
 
     service.wait_for("every file in Done/", Duration::from_secs(120), |_| {
-        listing(&inbox.join("Done")).len() == files.len()
+        names_in(&inbox.join("Done")).len() == files.len()
     });
     service.wait_for("the cycle's end", Duration::from_secs(30), |s| {
         s.status("5ga")["running"] == false
@@ -217,7 +208,7 @@ fn sigterm_in_the_middle_of_a_cycle_leaves_each_file_in_the_inbox_or_done_with_i
     let source = ftp.url("5ga", "");
     let mut service = Service::start(&run_args(&plan, &source, &archive, YEARLY, 0), &[]);
     service.wait_for("a first file in Done/", Duration::from_secs(60), |_| {
-        !listing(&inbox.join("Done")).is_empty()
+        !names_in(&inbox.join("Done")).is_empty()
     });
 
     let (exit, log) = service.terminate();
@@ -293,7 +284,7 @@ fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
     });
     let mut b = Service::start(&args, &env);
     b.wait_for("the first files in Done/", Duration::from_secs(60), |_| {
-        listing(&inbox.join("Done")).len() == first.len()
+        names_in(&inbox.join("Done")).len() == first.len()
     });
     a.wait_for("A's cycle to end", Duration::from_secs(30), |s| {
         s.status("5ga")["running"] == false
@@ -314,7 +305,7 @@ fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
         s.status("5ga")["leader"] == true
     });
     b.wait_for("every file in Done/", Duration::from_secs(60), |_| {
-        listing(&inbox.join("Done")).len() == files.len()
+        names_in(&inbox.join("Done")).len() == files.len()
     });
 
     assert_eq!(names_in(&inbox), ["Done"]);
@@ -408,7 +399,7 @@ fn a_leader_that_loses_its_session_stops_scanning_and_leads_again_when_zookeeper
     let env = [("PMFLOW__SERVICE__SESSION_TIMEOUT_MS", "4000")];
     let mut service = Service::start(&args, &env);
     service.wait_for("the first files in Done/", Duration::from_secs(60), |_| {
-        listing(&inbox.join("Done")).len() == first.len()
+        names_in(&inbox.join("Done")).len() == first.len()
     });
 
     zk.kill();
@@ -420,7 +411,7 @@ fn a_leader_that_loses_its_session_stops_scanning_and_leads_again_when_zookeeper
     stage(&inbox, later);
     // Ticks come every second; a process that still scanned would take the files.
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(listing(&inbox.join("Done")).len(), first.len());
+    assert_eq!(names_in(&inbox.join("Done")).len(), first.len());
     assert_eq!(service.status("5ga")["cycles"], cycles);
 
     zk.launch();
@@ -428,7 +419,7 @@ fn a_leader_that_loses_its_session_stops_scanning_and_leads_again_when_zookeeper
         s.status("5ga")["leader"] == true
     });
     service.wait_for("the later files in Done/", Duration::from_secs(60), |_| {
-        listing(&inbox.join("Done")).len() == files.len()
+        names_in(&inbox.join("Done")).len() == files.len()
     });
     let (exit, log) = service.terminate();
     assert!(exit.success(), "{exit}\n{log}");
@@ -440,4 +431,49 @@ fn a_leader_that_loses_its_session_stops_scanning_and_leads_again_when_zookeeper
         archived(&archive),
         archived_from_local(&files, tmp.path(), &plan)
     );
+}
+
+#[test]
+fn a_config_file_runs_each_of_its_systems_with_environment_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lte, core) = (tmp.path().join("in/4ga"), tmp.path().join("in/5gc"));
+    stage_dataset(&lte, "4ga");
+    stage_dataset(&core, "5gc");
+    let config = tmp.path().join("pmflow.toml");
+    let plans = repo().join("plans");
+    std::fs::write(
+        &config,
+        format!(
+            "[schedule]\ncron = \"{YEARLY}\"\ninitial_delay_s = 0\n\
+             [systems.4ga]\nplan = \"{lte_plan}\"\nsource = \"in/4ga\"\narchive = \"archive\"\n\
+             [systems.5gc]\nplan = \"{core_plan}\"\nsource = \"in/nowhere\"\narchive = \"archive\"\n",
+            lte_plan = plans.join("4ga.toml").display(),
+            core_plan = plans.join("5gc.toml").display(),
+        ),
+    )
+    .unwrap();
+    let args = ["--config".to_string(), config.display().to_string()];
+    // The environment names nested keys: [systems.5gc] source.
+    let core_source = core.display().to_string();
+    let env = [("PMFLOW__SYSTEMS__5GC__SOURCE", core_source.as_str())];
+    let mut service = Service::start(&args, &env);
+
+    service.wait_for("a cycle of each system", Duration::from_secs(60), |s| {
+        s.status("4ga")["cycles"] == 1 && s.status("5gc")["cycles"] == 1
+    });
+
+    assert_eq!(names_in(&lte), ["Done"]);
+    assert_eq!(names_in(&core), ["Done"]);
+    let metrics = service.metrics();
+    for (system, files) in [("4ga", 5), ("5gc", 8)] {
+        let processed = format!("pmflow_files_processed_total{{system=\"{system}\"}}");
+        assert_eq!(metrics[&processed], files as f64, "{system}");
+        assert_eq!(service.status(system)["last_cycle"]["done"], files);
+    }
+    assert_eq!(
+        names_in(&tmp.path().join("archive")),
+        ["system=4ga", "system=5gc"]
+    );
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
 }
