@@ -2,9 +2,9 @@
 //!
 //! Opening an FTP session costs several round trips (greeting, `USER`, `PASS`,
 //! `TYPE`), and servers limit sessions per client, so the source keeps at most `pool`
-//! of them open and shares them among its workers. A connection is checked with `NOOP`
-//! each time it is taken from the pool; one that failed is closed rather than pooled
-//! again, and the next request opens a fresh one.
+//! of them open and shares them among its workers. A connection idle for a while is
+//! checked with `NOOP` when taken from the pool; one that failed is closed rather than
+//! pooled again, and the next request opens a fresh one.
 
 use std::sync::Arc;
 
@@ -17,6 +17,9 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, FtpResult};
 
 use super::settings::{FtpSettings, Security};
+
+/// How long after its last use a pooled session is handed out without a `NOOP`.
+const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One logged-in control connection, in binary mode.
 pub type Connection = AsyncRustlsFtpStream;
@@ -78,7 +81,12 @@ impl managed::Manager for Connector {
         Ok(ftp)
     }
 
-    async fn recycle(&self, ftp: &mut Connection, _: &Metrics) -> RecycleResult<FtpError> {
+    /// A session taken out again within [`TRUSTED_FOR`] is not checked: one that broke
+    /// meanwhile fails its operation, which is retried on a fresh session.
+    async fn recycle(&self, ftp: &mut Connection, metrics: &Metrics) -> RecycleResult<FtpError> {
+        if metrics.last_used() < TRUSTED_FOR {
+            return Ok(());
+        }
         ftp.noop().await.map_err(RecycleError::Backend)
     }
 }
