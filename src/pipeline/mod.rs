@@ -199,7 +199,13 @@ impl Pipeline {
         stop: &CancellationToken,
     ) -> Result<CycleStats, SourceError> {
         let started = Instant::now();
-        let files = self.source.list().await?;
+        let files = match self.source.list().await {
+            Ok(files) => files,
+            Err(error) => {
+                telemetry::cycle_failed(&self.system, started.elapsed());
+                return Err(error);
+            }
+        };
         let mut stats = CycleStats {
             system: self.system.clone(),
             scanned: files.len() as u64,

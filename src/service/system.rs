@@ -267,7 +267,6 @@ impl SystemRunner {
     /// lost.
     async fn run_cycle(self: Arc<Self>, _permit: OwnedSemaphorePermit) {
         let started_at = Utc::now();
-        let started = Instant::now();
         self.lock_status().running = true;
         let stop = self.stop.child_token();
         let mut leadership = self.leadership.clone();
@@ -290,17 +289,15 @@ impl SystemRunner {
         };
         let mut status = self.lock_status();
         status.running = false;
+        status.cycles += 1;
         match result {
             Ok(stats) => {
                 info!(system = self.system(), "cycle finished\n{}", stats.render());
-                status.cycles += 1;
                 status.last_cycle = Some(CycleSummary::new(started_at, &stats));
                 status.last_error = None;
             }
             Err(cause) => {
                 error!(system = self.system(), error = %cause, "cycle failed");
-                telemetry::cycle_failed(self.system(), started.elapsed());
-                status.cycles += 1;
                 status.last_error = Some(cause.to_string());
             }
         }

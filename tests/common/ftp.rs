@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use super::{free_port, repo};
+use super::{free_port, start_with_script};
 
 /// A vsftpd of one test, serving `root/pm` anonymously on a free loopback port.
 pub struct PrivateFtp {
@@ -31,18 +31,13 @@ impl PrivateFtp {
     fn launch(max_rate: u64, tls: bool) -> Self {
         let root = tempfile::tempdir().expect("temporary root");
         let port = free_port();
-        let output = Command::new(repo().join("scripts/ftp.sh"))
-            .env("PMFLOW_FTP_PORT", port.to_string())
-            .env("PMFLOW_FTP_ROOT", root.path())
-            .env("PMFLOW_FTP_MAX_RATE", max_rate.to_string())
-            .env("PMFLOW_FTP_TLS", if tls { "1" } else { "0" })
-            .output()
-            .expect("scripts/ftp.sh runs");
-        assert!(
-            output.status.success(),
-            "vsftpd did not start: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let env = [
+            ("PMFLOW_FTP_PORT", port.to_string().into()),
+            ("PMFLOW_FTP_ROOT", root.path().into()),
+            ("PMFLOW_FTP_MAX_RATE", max_rate.to_string().into()),
+            ("PMFLOW_FTP_TLS", if tls { "1" } else { "0" }.into()),
+        ];
+        start_with_script("ftp.sh", &env, "vsftpd");
         let pid = std::fs::read_to_string(state(root.path(), "pid")).expect("pid file");
         Self {
             listener: pid.trim().parse().expect("a pid"),

@@ -10,7 +10,7 @@ pub mod mysql;
 pub mod service;
 pub mod zookeeper;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -76,6 +76,20 @@ pub fn stage(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
             to
         })
         .collect()
+}
+
+/// Runs `scripts/<script>` with `env` to start a private server, failing the test
+/// with the script's stderr when `server` does not start.
+pub fn start_with_script(script: &str, env: &[(&str, OsString)], server: &str) {
+    let output = std::process::Command::new(repo().join("scripts").join(script))
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/{script} runs: {e}"));
+    assert!(
+        output.status.success(),
+        "{server} did not start: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// A free loopback port.

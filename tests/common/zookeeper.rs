@@ -5,7 +5,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use super::{free_port, repo};
+use super::{free_port, start_with_script};
 
 /// The shared server: `PMFLOW_TEST_ZOOKEEPER`, else the address the script uses.
 pub fn shared() -> String {
@@ -36,16 +36,11 @@ impl PrivateZooKeeper {
 
     /// Starts the server again on the same port and data.
     pub fn launch(&self) {
-        let output = Command::new(repo().join("scripts/zookeeper.sh"))
-            .env("PMFLOW_ZK_PORT", self.port.to_string())
-            .env("PMFLOW_ZK_DIR", self.dir.path())
-            .output()
-            .expect("scripts/zookeeper.sh runs");
-        assert!(
-            output.status.success(),
-            "ZooKeeper did not start: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let env = [
+            ("PMFLOW_ZK_PORT", self.port.to_string().into()),
+            ("PMFLOW_ZK_DIR", self.dir.path().into()),
+        ];
+        start_with_script("zookeeper.sh", &env, "ZooKeeper");
     }
 
     /// Kills the server with SIGKILL, as a crash or a network cut would.
