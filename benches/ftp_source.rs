@@ -15,14 +15,17 @@
 //! source scripts/env.sh && cargo bench --bench ftp_source
 //! ```
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use pmflow::generator::{self, GenOptions, GenSystem};
 use pmflow::source::ftp::FtpSettings;
-use pmflow::source::{Completion, FtpSource, NameFilter, Source, scan_paths};
+use pmflow::source::{
+    Completion, DEFAULT_TEMPORARY_NAMES, FtpSource, NameFilter, Source, scan_paths,
+};
 use suppaftp::tokio::AsyncRustlsFtpStream;
 use suppaftp::types::FileType;
 use tokio::io::AsyncReadExt;
@@ -90,7 +93,7 @@ impl Drop for Server {
 async fn with_source(port: u16, folder: &str) -> u64 {
     let url = format!("ftp://anonymous@127.0.0.1:{port}/pm/{folder}?pool={SESSIONS}");
     let settings = FtpSettings::from_url(&url).expect("URL");
-    let filter = NameFilter::new(&[]).expect("filter");
+    let filter = NameFilter::new(&[], &DEFAULT_TEMPORARY_NAMES).expect("filter");
     let source = FtpSource::new(settings, filter, scan_paths::DEFAULT_TTL).expect("source");
     let files = source.list().await.expect("list");
     stream::iter(files)
@@ -157,21 +160,6 @@ async fn login(port: u16) -> AsyncRustlsFtpStream {
     ftp
 }
 
-fn files(out: &Path, count: usize) -> Vec<PathBuf> {
-    let options = GenOptions {
-        system: GenSystem::Nr,
-        nodes: count.div_ceil(4),
-        rops: 4,
-        scale: 8,
-        seed: 7,
-        gzip: false,
-        start: generator::default_start(),
-    };
-    let mut written = generator::generate(out, &options, |_| {}).expect("generate");
-    written.truncate(count);
-    written
-}
-
 fn report(name: &str, files: usize, bytes: u64, time: Duration) -> f64 {
     let secs = time.as_secs_f64();
     let rate = files as f64 / secs;
@@ -184,12 +172,9 @@ fn report(name: &str, files: usize, bytes: u64, time: Duration) -> f64 {
 }
 
 fn main() {
-    let count: usize = std::env::var("PMFLOW_BENCH_FILES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200);
+    let count = common::setting("PMFLOW_BENCH_FILES", 200);
     let generated = tempfile::tempdir().expect("temporary folder");
-    let files = files(generated.path(), count);
+    let files = common::large_node_files(generated.path(), count);
     let server = Server::start();
     for folder in ["source", "one", "four"] {
         server.stage(folder, &files);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of pmflow: formatting, lints, unit and integration tests (cargo nextest),
 # and a check that the benchmarks build. Installs and starts what it needs (cargo-nextest,
-# MariaDB, ClickHouse, tansu, vsftpd, ZooKeeper) when missing.
+# MariaDB, ClickHouse, tansu, vsftpd, pyftpdlib, ZooKeeper) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -23,8 +23,9 @@ echo "== ClickHouse for the ClickHouse sink tests"
 scripts/clickhouse.sh
 echo "== a Kafka-protocol broker (tansu) for the Kafka sink tests"
 export PMFLOW_TEST_KAFKA="$(scripts/kafka.sh)"
-echo "== vsftpd for the FTP source tests (each test starts its own)"
+echo "== vsftpd and pyftpdlib for the FTP source tests (each test starts its own)"
 scripts/ftp.sh
+scripts/pyftpd.sh
 echo "== ZooKeeper for the leader-election tests"
 export PMFLOW_TEST_ZOOKEEPER="$(scripts/zookeeper.sh)"
 echo "== cargo nextest"

@@ -9,6 +9,10 @@
 //! url = "inbox/5ga"            # local directory, or ftp(s)://user:pass@host:21/folder;
 //!                              # glob segments allowed: ftp://host/pm/*/5ga
 //! include = ["*.xml", "*.xml.gz"]
+//! temporary_names = ["*.tmp", "*.part", "*.filepart", ".*"]   # never taken
+//! settle_s = 3                 # taken once size and time are unchanged this long…
+//! min_age_s = 60               # …or once modified longer ago than this
+//! settle_max_s = 30            # how long a cycle waits for files still changing
 //! scan_ttl_s = 3600            # how long a folder pattern's folders are cached
 //! [workers]
 //! parse = 0                    # 0 = one per core
@@ -29,7 +33,7 @@ use crate::sink::clickhouse::ClickHouseSettings;
 use crate::sink::kafka::KafkaSettings;
 use crate::sink::mysql::MySqlSettings;
 use crate::source::ftp::FtpSettings;
-use crate::source::{NameFilter, scan_paths};
+use crate::source::{DEFAULT_TEMPORARY_NAMES, NameFilter, SettleRules, scan_paths};
 
 /// A plan or its overrides are invalid; the message names the key or flag.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +97,34 @@ pub struct SourceSection {
     /// Seconds a folder pattern's resolved folders are used before the tree is
     /// listed again (default 3600).
     pub scan_ttl_s: Option<u64>,
+    /// Glob patterns of names of files still being written, never taken (matched
+    /// ignoring case); default [`DEFAULT_TEMPORARY_NAMES`].
+    pub temporary_names: Option<Vec<String>>,
+    /// Seconds a file's size and time must stay unchanged before it is taken
+    /// (default 3; 0 takes every file as listed).
+    pub settle_s: Option<u64>,
+    /// Seconds since its last change after which a file is taken at once (default 60).
+    pub min_age_s: Option<u64>,
+    /// Seconds a cycle keeps listing files not yet settled (default 30).
+    pub settle_max_s: Option<u64>,
+}
+
+impl SourceSection {
+    /// The settle rules the section sets, on top of the defaults.
+    fn settle_rules(&self) -> SettleRules {
+        let mut rules = SettleRules::default();
+        let keys = [
+            (&mut rules.settle, self.settle_s),
+            (&mut rules.min_age, self.min_age_s),
+            (&mut rules.settle_max, self.settle_max_s),
+        ];
+        for (rule, seconds) in keys {
+            if let Some(seconds) = seconds {
+                *rule = Duration::from_secs(seconds);
+            }
+        }
+        rules
+    }
 }
 
 /// `[[sink]]` of a plan file.
@@ -186,6 +218,8 @@ pub struct Overrides {
     pub archive: Option<String>,
     /// `--sink URL`, repeatable.
     pub sinks: Vec<String>,
+    /// `--no-settle`: take every listed file at once.
+    pub no_settle: bool,
 }
 
 /// A sink as configured.
@@ -295,6 +329,8 @@ pub struct SystemPlan {
     pub include: NameFilter,
     /// How long a folder pattern's resolved folders are used.
     pub scan_ttl: Duration,
+    /// When a listed file is complete enough to take.
+    pub settle: SettleRules,
     /// Where the rules were loaded from, if anywhere.
     pub rules_dir: Option<PathBuf>,
     /// The SQL rules.
@@ -319,13 +355,23 @@ pub fn valid_system_name(name: &str) -> bool {
 }
 
 /// Parses a source: an `ftp://` URL, else a local directory (`file://` URL or path,
-/// made absolute by `local`).
-fn parse_source(text: &str, local: impl Fn(&Path) -> PathBuf) -> Result<SourceSpec, ConfigError> {
-    match text.split_once("://").map(|(scheme, _)| scheme) {
-        Some(scheme @ ("ftp" | "ftps")) => FtpSettings::from_url(text)
+/// made absolute by `local`). The settle parameters of a URL's query (`settle_s`, …)
+/// are taken into `settle`.
+fn parse_source(
+    text: &str,
+    settle: &mut SettleRules,
+    local: impl Fn(&Path) -> PathBuf,
+) -> Result<SourceSpec, ConfigError> {
+    let scheme = text.split_once("://").map(|(scheme, _)| scheme);
+    let text = match scheme {
+        Some(_) => take_settle_parameters(text, settle).map_err(|m| invalid("source", m))?,
+        None => text.to_string(),
+    };
+    match scheme {
+        Some(scheme @ ("ftp" | "ftps")) => FtpSettings::from_url(&text)
             .map(|settings| SourceSpec::Ftp(Box::new(settings)))
             .map_err(|message| invalid("source", format!("{scheme}:// URL: {message}"))),
-        None => Ok(SourceSpec::Local(local(Path::new(text)))),
+        None => Ok(SourceSpec::Local(local(Path::new(&text)))),
         Some("file") => Ok(SourceSpec::Local(local(Path::new(
             &text["file://".len()..],
         )))),
@@ -334,6 +380,23 @@ fn parse_source(text: &str, local: impl Fn(&Path) -> PathBuf) -> Result<SourceSp
             format!("unknown source scheme {scheme:?} in {text:?} (known: ftp, ftps, file)"),
         )),
     }
+}
+
+/// A source URL without the query parameters that `settle` takes, which it sets.
+fn take_settle_parameters(url: &str, settle: &mut SettleRules) -> Result<String, String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok(url.to_string());
+    };
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !settle.set_parameter(&key, &value)? {
+            rest.append_pair(&key, &value);
+        }
+    }
+    Ok(match rest.finish() {
+        rest if rest.is_empty() => base.to_string(),
+        rest => format!("{base}?{rest}"),
+    })
 }
 
 /// Parses a sink URL. `required` is what the plan says, if anything; otherwise Kafka
@@ -398,11 +461,15 @@ impl SystemPlan {
             }
         }
         let source_section = file.source.unwrap_or_default();
+        let mut settle = source_section.settle_rules();
         let source = match (&overrides.source, &source_section.url) {
-            (Some(flag), _) => Some(parse_source(flag, |p| p.to_path_buf())?),
-            (None, Some(url)) => Some(parse_source(url, in_plan)?),
+            (Some(flag), _) => Some(parse_source(flag, &mut settle, |p| p.to_path_buf())?),
+            (None, Some(url)) => Some(parse_source(url, &mut settle, in_plan)?),
             (None, None) => None,
         };
+        if overrides.no_settle {
+            settle = SettleRules::NONE;
+        }
         let inferred = source
             .as_ref()
             .and_then(SourceSpec::folder_name)
@@ -419,7 +486,11 @@ impl SystemPlan {
                 format!("{system:?} must match [a-z0-9][a-z0-9_-]*, at most 32 characters"),
             ));
         }
-        let include = NameFilter::new(&source_section.include)
+        let temporary = match &source_section.temporary_names {
+            Some(names) => names.iter().map(String::as_str).collect(),
+            None => DEFAULT_TEMPORARY_NAMES.to_vec(),
+        };
+        let include = NameFilter::new(&source_section.include, &temporary)
             .map_err(|e| invalid("source.include", e.to_string()))?;
         let rules_dir = match &file.rules {
             Some(dir) => Some(in_plan(dir)),
@@ -459,6 +530,7 @@ impl SystemPlan {
             scan_ttl: source_section
                 .scan_ttl_s
                 .map_or(scan_paths::DEFAULT_TTL, Duration::from_secs),
+            settle,
             rules_dir,
             rules,
             sinks,
@@ -552,5 +624,43 @@ mod tests {
         );
         std::fs::write(&plan, "sytem = \"x\"\n").unwrap();
         assert!(SystemPlan::resolve(Some(&plan), Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn settle_rules_come_from_the_plan_then_the_url_then_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("p.toml");
+        std::fs::write(
+            &plan,
+            "[source]\nurl = \"ftp://h/pm?pool=2&settle_s=9\"\nsettle_s = 5\nmin_age_s = 7\n\
+             temporary_names = [\"*.uploading\"]\n[[sink]]\nurl = \"arch\"\n",
+        )
+        .unwrap();
+        let resolved = SystemPlan::resolve(Some(&plan), Overrides::default()).unwrap();
+        let expected = SettleRules {
+            settle: Duration::from_secs(9),
+            min_age: Duration::from_secs(7),
+            ..SettleRules::default()
+        };
+        assert_eq!(resolved.settle, expected);
+        match resolved.source {
+            Some(SourceSpec::Ftp(settings)) => assert_eq!(settings.pool, 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(!resolved.include.matches("a.xml.uploading"));
+        assert!(resolved.include.matches("a.xml.part"));
+
+        let mut flags = overrides("file:///data/in?settle_max_s=4");
+        let resolved = SystemPlan::resolve(None, flags.clone()).unwrap();
+        assert_eq!(resolved.source, Some(SourceSpec::Local("/data/in".into())));
+        assert_eq!(resolved.settle.settle_max, Duration::from_secs(4));
+        assert!(!resolved.include.matches(".hidden.xml"));
+        flags.no_settle = true;
+        let resolved = SystemPlan::resolve(None, flags).unwrap();
+        assert_eq!(resolved.settle, SettleRules::NONE);
+        let err = SystemPlan::resolve(None, overrides("ftp://h/pm?settle_s=soon"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("source: settle_s=soon"), "{err}");
     }
 }

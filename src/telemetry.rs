@@ -17,6 +17,8 @@ use crate::pipeline::{CycleStats, FileOutcome, FileReport};
 pub const FILES_SCANNED: &str = "pmflow_files_scanned_total";
 /// Files of the running cycle not finished yet.
 pub const FILES_QUEUED: &str = "pmflow_files_queued";
+/// Files listed but not taken yet: their size or time is still changing.
+pub const FILES_SETTLING: &str = "pmflow_files_settling";
 /// Files completed into `Done/`.
 pub const FILES_PROCESSED: &str = "pmflow_files_processed_total";
 /// Files quarantined into `Failed/`.
@@ -50,6 +52,10 @@ pub const LEADER: &str = "pmflow_leader";
 pub fn describe() {
     describe_counter!(FILES_SCANNED, "Files listed by a scan");
     describe_gauge!(FILES_QUEUED, "Files of the running cycle not finished yet");
+    describe_gauge!(
+        FILES_SETTLING,
+        "Files listed but not taken yet: still being written (size or time changing)"
+    );
     describe_counter!(FILES_PROCESSED, "Files completed into Done/");
     describe_counter!(FILES_FAILED, "Files quarantined into Failed/");
     describe_counter!(
@@ -76,10 +82,20 @@ pub fn describe() {
     describe_gauge!(LEADER, "1 while this process leads the system");
 }
 
-/// Records that a scan listed `files` files, all now queued.
+/// Records the start of a cycle: no file of it is queued yet.
+pub fn cycle_started(system: &str) {
+    gauge!(FILES_QUEUED, "system" => system.to_string()).set(0.0);
+}
+
+/// Records that a scan took `files` more files, now queued.
 pub fn scanned(system: &str, files: u64) {
     counter!(FILES_SCANNED, "system" => system.to_string()).increment(files);
-    gauge!(FILES_QUEUED, "system" => system.to_string()).set(files as f64);
+    gauge!(FILES_QUEUED, "system" => system.to_string()).increment(files as f64);
+}
+
+/// Sets how many listed files wait to settle.
+pub fn settling(system: &str, files: usize) {
+    gauge!(FILES_SETTLING, "system" => system.to_string()).set(files as f64);
 }
 
 /// Records one finished file.

@@ -12,31 +12,12 @@ use std::time::Duration;
 
 use common::five_ga::{archived, archived_from_local, generated, ingest_args, plan};
 use common::ftp::PrivateFtp;
-use common::service::Service;
+use common::service::{Service, run_args};
 use common::zookeeper::{self, PrivateZooKeeper};
 use common::{names_in, pmflow_ok, query_csv, repo, stage, stage_dataset};
 
 /// A cron expression that does not fire during a test: once a year.
 const YEARLY: &str = "0 0 0 1 1 *";
-
-/// `pmflow run` arguments of one system from `plan` reading `source` into `archive`.
-fn run_args(plan: &Path, source: &str, archive: &Path, cron: &str, delay: u64) -> Vec<String> {
-    let delay = delay.to_string();
-    [
-        "--plan",
-        plan.to_str().unwrap(),
-        "--source",
-        source,
-        "--archive",
-        archive.to_str().unwrap(),
-        "--cron",
-        cron,
-        "--initial-delay",
-        &delay,
-    ]
-    .map(String::from)
-    .into()
-}
 
 /// Files of `dir` that `paths` name, by file name.
 fn names(paths: &[PathBuf]) -> Vec<String> {

@@ -1,7 +1,8 @@
-//! What the sink benchmarks share: the generated rows (`PMFLOW_BENCH_ROWS` of 50
-//! counters in 1,000-row files), their TSV form for the servers' own bulk loaders, and
-//! delivery through a sink the way the pipeline delivers (as many files at once as the
-//! sink asks for, else 4).
+//! What the benchmarks share: the generated rows (`PMFLOW_BENCH_ROWS` of 50 counters
+//! in 1,000-row files), their TSV form for the servers' own bulk loaders, delivery
+//! through a sink the way the pipeline delivers (as many files at once as the sink
+//! asks for, else 4), and generated 5ga files of large nodes for the source and cycle
+//! benchmarks.
 #![allow(dead_code)] // each benchmark uses a different subset
 
 use std::io::Write;
@@ -93,13 +94,34 @@ pub fn write_tsv(batch: &RecordBatch, out: &mut impl Write) -> std::io::Result<(
     Ok(())
 }
 
+/// A whole-number setting of a benchmark from the environment, else `default`.
+pub fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The generated files of `PMFLOW_BENCH_ROWS` rows (default 1,000,000).
 pub fn files() -> Vec<RecordBatch> {
-    let rows: usize = std::env::var("PMFLOW_BENCH_ROWS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = setting("PMFLOW_BENCH_ROWS", 1_000_000);
     (0..rows.div_ceil(ROWS_PER_FILE)).map(file).collect()
+}
+
+/// `count` generated 5ga files of large nodes (~97 KB each) written into `out`.
+pub fn large_node_files(out: &std::path::Path, count: usize) -> Vec<std::path::PathBuf> {
+    let options = pmflow::generator::GenOptions {
+        system: pmflow::generator::GenSystem::Nr,
+        nodes: count.div_ceil(4),
+        rops: 4,
+        scale: 8,
+        seed: 7,
+        gzip: false,
+        start: pmflow::generator::default_start(),
+    };
+    let mut written = pmflow::generator::generate(out, &options, |_| {}).expect("generate");
+    written.truncate(count);
+    written
 }
 
 /// Rows of all `files`.

@@ -35,7 +35,10 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(e.into()))?;
     println!("system:  {}", plan.system);
     match &plan.source {
-        Some(source) => println!("source:  {source}"),
+        Some(source) => {
+            println!("source:  {source}");
+            println!("settle:  {}", plan.settle);
+        }
         None => println!("source:  (none)"),
     }
     for sink in &plan.sinks {

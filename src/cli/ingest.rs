@@ -29,6 +29,10 @@ pub struct IngestArgs {
     /// Plan file (plans/<system>.toml).
     #[arg(long)]
     plan: Option<PathBuf>,
+    /// Take every listed file at once, without waiting for files still being written
+    /// to settle (for folders nothing writes into).
+    #[arg(long)]
+    no_settle: bool,
 }
 
 /// Runs the command.
@@ -38,6 +42,7 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
         source: args.inbox,
         archive: args.archive,
         sinks: args.sinks,
+        no_settle: args.no_settle,
     };
     let plan = SystemPlan::resolve(args.plan.as_deref(), overrides)
         .map_err(|e| Failure::Usage(e.into()))?;
@@ -48,7 +53,7 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
     let bar = super::file_progress_bar(0);
     let bytes = AtomicU64::new(0);
     let progress = |event: Progress<'_>| match event {
-        Progress::Listed(files) => bar.set_length(files),
+        Progress::Listed(files) => bar.inc_length(files),
         Progress::Finished(report) => {
             let total =
                 bytes.fetch_add(report.content_bytes, Ordering::Relaxed) + report.content_bytes;

@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Address of the HTTP endpoints (default 127.0.0.1:9464).
     #[arg(long)]
     http: Option<String>,
+    /// Take every listed file at once, without waiting for files still being written
+    /// to settle (for folders nothing writes into).
+    #[arg(long)]
+    no_settle: bool,
 }
 
 /// Runs the command.
@@ -59,6 +63,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         initial_delay_s: args.initial_delay,
         zookeeper: args.zookeeper,
         http: args.http,
+        no_settle: args.no_settle,
     };
     let config = ServiceConfig::load(&options).map_err(|e| Failure::Usage(e.into()))?;
     if options.use_embedded_default() {

@@ -1,7 +1,7 @@
 //! Wiring: one cycle of one system, from source to sinks to completion.
 //!
 //! ```text
-//! list ─► fetch + decompress + parse (blocking pool, `workers.parse` at once)
+//! list (again, while files settle) ─► fetch + decompress + parse (blocking pool, `workers.parse` at once)
 //!      ─► bounded queue (`workers.queue` parsed files)
 //!      ─► align + rules (`workers.deliver` files at once)
 //!      ─► every sink, each taking as many files at once as it asks for
@@ -11,10 +11,11 @@
 //! Files in memory are bounded by the queue, the files being planned, and the most
 //! files any sink takes at once.
 
+mod intake;
 pub mod stats;
 pub mod tracker;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::{StreamExt, stream};
@@ -28,6 +29,7 @@ use crate::config::{ConfigError, SinkSpec, SourceSpec, SystemPlan, Workers};
 use crate::format::{self, FileContext, ParsedFile, TableBatch};
 use crate::plan::{RuleSet, SchemaRegistry};
 use crate::sink::{ArchiveSink, ClickHouseSink, KafkaSink, MySqlSink, PlannedFile, Sink};
+use crate::source::settle::{Observations, SettleRules};
 use crate::source::{Completion, FtpSource, LocalDirSource, Source, SourceError, SourceFile};
 use crate::telemetry;
 
@@ -37,7 +39,8 @@ use tracker::{Settlement, settle};
 /// What a running cycle reports as it goes, for progress bars and logs.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress<'a> {
-    /// The source listed this many files.
+    /// The source listed this many more files to take (a cycle may list again while
+    /// files settle).
     Listed(u64),
     /// One file is finished (done, failed or held).
     Finished(&'a FileReport),
@@ -101,6 +104,10 @@ enum ParseFailure {
 pub struct Pipeline {
     system: String,
     source: Arc<dyn Source>,
+    /// When a listed file is complete enough to take.
+    settle: SettleRules,
+    /// What the source's listings saw, across cycles.
+    observations: Mutex<Observations>,
     sinks: Vec<SinkSlot>,
     /// Files written to sinks at once: the most any sink takes.
     in_flight: usize,
@@ -180,6 +187,8 @@ impl Pipeline {
         Ok(Self {
             system: plan.system.clone(),
             source,
+            settle: plan.settle,
+            observations: Mutex::default(),
             sinks,
             in_flight,
             registry: SchemaRegistry::seeded(seed.unwrap_or_default()),
@@ -188,8 +197,8 @@ impl Pipeline {
         })
     }
 
-    /// Runs one cycle over every file the source lists, telling `progress` how many
-    /// files were listed and when each one is finished.
+    /// Runs one cycle over every file the source lists once it has settled, telling
+    /// `progress` how many files were taken and when each one is finished.
     ///
     /// Once `stop` is cancelled no further file is fetched; files already fetched are
     /// delivered and completed, and the rest stay in the inbox (counted as held).
@@ -199,7 +208,7 @@ impl Pipeline {
         stop: &CancellationToken,
     ) -> Result<CycleStats, SourceError> {
         let started = Instant::now();
-        let files = match self.source.list().await {
+        let listing = match self.source.list().await {
             Ok(files) => files,
             Err(error) => {
                 telemetry::cycle_failed(&self.system, started.elapsed());
@@ -208,16 +217,20 @@ impl Pipeline {
         };
         let mut stats = CycleStats {
             system: self.system.clone(),
-            scanned: files.len() as u64,
             ..CycleStats::default()
         };
-        telemetry::scanned(&self.system, stats.scanned);
-        progress(Progress::Listed(stats.scanned));
+        telemetry::cycle_started(&self.system);
+        let (files_tx, files_rx) = mpsc::unbounded_channel::<SourceFile>();
+        let intake = intake::take_settled(self, listing, files_tx, progress, stop);
+        let files = stream::unfold(files_rx, |mut rx| async move {
+            let file = rx.recv().await?;
+            Some((file, rx))
+        });
         let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
         // A fetch starts only once its file has a place in the queue, so a started
         // download is never left half-read (holding a source connection) while the
         // queue is full.
-        let parse_stage = stream::iter(files)
+        let parse_stage = files
             .map(move |file| {
                 let tx = tx.clone();
                 async move {
@@ -262,7 +275,9 @@ impl Pipeline {
                 progress(Progress::Finished(&report));
                 async {}
             });
-        let (left, ()) = futures::join!(parse_stage, deliver_stage);
+        let (intake, left, ()) = futures::join!(intake, parse_stage, deliver_stage);
+        stats.scanned = intake.taken + intake.unsettled;
+        stats.unsettled = intake.unsettled;
         if !left.is_empty() {
             debug!(
                 files = left.len(),
@@ -306,7 +321,7 @@ impl Pipeline {
         &self.system
     }
 
-    async fn fetch_and_parse(&self, file: SourceFile) -> Fetched {
+    async fn fetch_and_parse(&self, mut file: SourceFile) -> Fetched {
         let mut report = FileReport::default();
         let started = Instant::now();
         let bytes = match self.source.fetch(&file).await {
@@ -321,6 +336,7 @@ impl Pipeline {
         };
         report.fetch = started.elapsed();
         report.bytes = bytes.len() as u64;
+        file.size = report.bytes;
         let system = self.system.clone();
         let name = file.name.clone();
         let parsed = tokio::task::spawn_blocking(move || {

@@ -48,7 +48,7 @@ pub enum FileOutcome {
 pub struct CycleStats {
     /// System the cycle ran for.
     pub system: String,
-    /// Files listed.
+    /// Files listed (taken, or not yet settled).
     pub scanned: u64,
     /// Files completed into `Done/`.
     pub done: u64,
@@ -56,6 +56,9 @@ pub struct CycleStats {
     pub failed: u64,
     /// Files left for the next cycle.
     pub held: u64,
+    /// Files listed but still changing when the cycle stopped waiting for them: left
+    /// for the next cycle, not counted as held.
+    pub unsettled: u64,
     /// Totals of the files' reports.
     pub totals: FileReport,
     /// Wall-clock time of the cycle.
@@ -99,6 +102,7 @@ impl CycleStats {
             ("files done", self.done.to_string()),
             ("files failed (quarantined)", self.failed.to_string()),
             ("files held for next cycle", self.held.to_string()),
+            ("files not yet settled", self.unsettled.to_string()),
             ("bytes read", t.bytes.to_string()),
             ("bytes parsed (decompressed)", t.content_bytes.to_string()),
             ("rows", t.rows.to_string()),

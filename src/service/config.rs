@@ -150,6 +150,8 @@ pub struct RunOptions {
     pub zookeeper: Option<String>,
     /// `--http ADDR`.
     pub http: Option<String>,
+    /// `--no-settle`: every system takes listed files at once.
+    pub no_settle: bool,
 }
 
 impl RunOptions {
@@ -325,6 +327,7 @@ fn resolve_system(
         source: local(section.source),
         archive: local(section.archive),
         sinks: section.sinks,
+        no_settle: options.no_settle,
     };
     let plan = SystemPlan::resolve(plan_path.as_deref(), overrides)
         .and_then(|plan| plan.require_runnable().map(|_| ()).map(|()| plan))

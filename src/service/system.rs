@@ -81,6 +81,8 @@ pub struct CycleSummary {
     pub failed: u64,
     /// Files left for the next cycle.
     pub held: u64,
+    /// Files still being written, left for the next cycle.
+    pub unsettled: u64,
     /// Bytes fetched.
     pub bytes: u64,
     /// Rows parsed.
@@ -102,6 +104,7 @@ impl CycleSummary {
             done: stats.done,
             failed: stats.failed,
             held: stats.held,
+            unsettled: stats.unsettled,
             bytes: stats.totals.bytes,
             rows: stats.totals.rows,
             counter_values: stats.totals.counter_values,

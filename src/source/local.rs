@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::{
     Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, ScanPaths, Source, SourceError,
-    SourceFile, merge_listings,
+    SourceFile, changed_since_fetch, merge_listings,
 };
 
 /// Files directly inside a directory, or inside every directory matching a pattern
@@ -59,6 +59,7 @@ impl LocalDirSource {
                     folder: folder.clone(),
                     name,
                     size: metadata.len(),
+                    modified: metadata.modified().ok(),
                 });
             }
         }
@@ -131,6 +132,14 @@ impl Source for LocalDirSource {
     ) -> Result<(), SourceError> {
         let folder = Path::new(&file.folder);
         let from = folder.join(&file.name);
+        let size = tokio::fs::metadata(&from)
+            .await
+            .map_err(|e| self.error("complete", &file.name, e))?
+            .len();
+        if size != file.size {
+            let error = changed_since_fetch(file.size, size);
+            return Err(self.error("complete", &file.name, error));
+        }
         let result = match completion {
             Completion::Done => move_into(&from, &folder.join(DONE_DIR), &file.name).await,
             Completion::Failed(reason) => {

@@ -1,6 +1,7 @@
 //! Private FTP servers for the tests: Debian's vsftpd, configured by `scripts/ftp.sh`
 //! (which also installs it), one per test so a test can throttle it or drop its
-//! connections without disturbing the others.
+//! connections without disturbing the others; and pyftpdlib (`scripts/pyftpd.sh`),
+//! a second server for the behaviour that must hold on more than one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +29,18 @@ impl PrivateFtp {
         Self::launch(0, true)
     }
 
+    /// Starts a pyftpdlib server instead of vsftpd, serving the same way.
+    pub fn start_pyftpdlib() -> Self {
+        let root = tempfile::tempdir().expect("temporary root");
+        let port = free_port();
+        let env = [
+            ("PMFLOW_FTP_PORT", port.to_string().into()),
+            ("PMFLOW_FTP_ROOT", root.path().into()),
+        ];
+        start_with_script("pyftpd.sh", &env, "pyftpdlib");
+        Self::started(root, port)
+    }
+
     fn launch(max_rate: u64, tls: bool) -> Self {
         let root = tempfile::tempdir().expect("temporary root");
         let port = free_port();
@@ -38,12 +51,22 @@ impl PrivateFtp {
             ("PMFLOW_FTP_TLS", if tls { "1" } else { "0" }.into()),
         ];
         start_with_script("ftp.sh", &env, "vsftpd");
+        Self::started(root, port)
+    }
+
+    /// The server the start script left listening, by its pid file.
+    fn started(root: TempDir, port: u16) -> Self {
         let pid = std::fs::read_to_string(state(root.path(), "pid")).expect("pid file");
         Self {
             listener: pid.trim().parse().expect("a pid"),
             root,
             port,
         }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The served folder `pm/<name>` on disk, created writable for the server.
@@ -98,7 +121,7 @@ impl Drop for PrivateFtp {
         let _ = Command::new("kill")
             .args(["-9", &self.listener.to_string()])
             .status();
-        for suffix in ["pid", "vsftpd.log", "vsftpd.conf"] {
+        for suffix in ["pid", "vsftpd.log", "vsftpd.conf", "pyftpd.log"] {
             let _ = std::fs::remove_file(state(self.root.path(), suffix));
         }
         let _ = std::fs::remove_dir_all(state(self.root.path(), "tls"));

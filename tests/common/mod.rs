@@ -65,14 +65,23 @@ pub fn generate(out: &Path, system: &str, nodes: u32, rops: u32) {
     ]);
 }
 
-/// Copies files into `dir` (created), returning their new paths.
+/// Copies files into `dir` (created), returning their new paths. The copies are dated
+/// two days back, as files that arrived before the run are: settled for every source
+/// (an FTP listing's time may be 14 h off), so a cycle takes them at once. Tests of
+/// files still being written make theirs fresh.
 pub fn stage(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
+    let arrived = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
     files
         .iter()
         .map(|f| {
             let to = dir.join(f.file_name().unwrap());
             std::fs::copy(f, &to).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&to)
+                .and_then(|file| file.set_modified(arrived))
+                .unwrap();
             to
         })
         .collect()
@@ -157,6 +166,18 @@ pub fn cell(parsed: &ParsedFile, table: &str, object: &str, column: &str) -> Str
 /// Table names of a parsed file.
 pub fn table_names(parsed: &ParsedFile) -> Vec<&str> {
     parsed.tables.iter().map(|t| t.table.as_str()).collect()
+}
+
+/// The value of a row of the cycle statistics table `ingest` prints, by its label.
+pub fn cycle_stat(stats: &str, label: &str) -> u64 {
+    let line = stats
+        .lines()
+        .find(|line| line.contains(label))
+        .unwrap_or_else(|| panic!("no {label:?} in {stats}"));
+    line.split(|c: char| !c.is_ascii_digit())
+        .rfind(|part| !part.is_empty())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no number in {line:?}"))
 }
 
 /// Sorted names of the entries of a directory (none when it does not exist).

@@ -4,13 +4,32 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use super::{free_port, repo};
+
+/// `pmflow run` arguments of one system from `plan` reading `source` into `archive`.
+pub fn run_args(plan: &Path, source: &str, archive: &Path, cron: &str, delay: u64) -> Vec<String> {
+    let delay = delay.to_string();
+    [
+        "--plan",
+        plan.to_str().unwrap(),
+        "--source",
+        source,
+        "--archive",
+        archive.to_str().unwrap(),
+        "--cron",
+        cron,
+        "--initial-delay",
+        &delay,
+    ]
+    .map(String::from)
+    .into()
+}
 
 /// A running `pmflow run`.
 pub struct Service {

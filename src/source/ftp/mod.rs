@@ -3,17 +3,20 @@
 //! - [`settings`]: the `ftp://` URL;
 //! - [`pool`]: the bounded pool of control connections the workers share.
 //!
-//! Listing parses `LIST` (servers such as vsftpd have no `MLSD`); files are downloaded
+//! Listing parses `LIST` (servers such as vsftpd have no `MLSD`), whose times are in
+//! the server's zone and to the minute (see [`LIST_CLOCK_ERROR`]); files are downloaded
 //! into memory with `RETR`, retried with backoff and jitter when the connection drops
 //! (a file that still cannot be read stays for the next cycle); completion renames the
 //! file with `RNFR`/`RNTO` into `Done/` or `Failed/` beside it, creating the folder
 //! when missing and choosing `name.1`, `name.2`, … when the name is taken, since a
-//! rename onto an existing file would replace it.
+//! rename onto an existing file would replace it. Before the move, `SIZE` checks that
+//! the file is still the size downloaded.
 
 pub mod pool;
 pub mod settings;
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -28,8 +31,12 @@ use self::pool::{Connection, FtpPool};
 pub use self::settings::FtpSettings;
 use super::{
     Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, ScanPaths, Source, SourceError,
-    SourceFile, merge_listings,
+    SourceFile, changed_since_fetch, merge_listings,
 };
+
+/// How far a `LIST` time may be from the true UTC time: servers print it in their own
+/// zone (UTC-12 to UTC+14) and to the minute.
+pub const LIST_CLOCK_ERROR: Duration = Duration::from_secs(14 * 3600 + 60);
 
 /// Files directly inside one folder of an FTP server, or inside every folder matching
 /// a pattern (see [`ScanPaths`]).
@@ -113,6 +120,7 @@ impl FtpSource {
                 folder: folder.clone(),
                 name: entry.name().to_string(),
                 size: entry.size() as u64,
+                modified: Some(entry.modified()),
             })
             .collect())
     }
@@ -205,6 +213,10 @@ impl Source for FtpSource {
         self.settings.redacted.clone()
     }
 
+    fn clock_error(&self) -> Duration {
+        LIST_CLOCK_ERROR
+    }
+
     /// One attempt, no retries: log in (or reuse a session) and enter the folder.
     async fn probe(&self) -> Result<(), SourceError> {
         let attempt = async {
@@ -254,21 +266,37 @@ impl Source for FtpSource {
             Completion::Failed(_) => FAILED_DIR,
         };
         let folder = server_path(&file.folder, sub);
-        self.with_connection("complete", &file.name, |ftp| {
-            let (from, folder, name) = (from.clone(), folder.clone(), file.name.clone());
-            let reason = match completion {
-                Completion::Done => None,
-                Completion::Failed(reason) => Some(format!("{reason}\n")),
-            };
-            Box::pin(async move {
-                let moved = move_into(ftp, &from, &folder, &name).await?;
-                if let Some(reason) = reason {
-                    ftp.put_file(format!("{moved}{REASON_SUFFIX}"), &mut reason.as_bytes())
-                        .await?;
-                }
-                Ok(())
+        let fetched = file.size;
+        // `Ok(Some(size))`: not moved, the file is now `size` bytes.
+        let changed = self
+            .with_connection("complete", &file.name, |ftp| {
+                let (from, folder, name) = (from.clone(), folder.clone(), file.name.clone());
+                let reason = match completion {
+                    Completion::Done => None,
+                    Completion::Failed(reason) => Some(format!("{reason}\n")),
+                };
+                Box::pin(async move {
+                    let size = ftp.size(&from).await? as u64;
+                    if size != fetched {
+                        return Ok(Some(size));
+                    }
+                    let moved = move_into(ftp, &from, &folder, &name).await?;
+                    if let Some(reason) = reason {
+                        ftp.put_file(format!("{moved}{REASON_SUFFIX}"), &mut reason.as_bytes())
+                            .await?;
+                    }
+                    Ok(None)
+                })
             })
-        })
-        .await
+            .await?;
+        match changed {
+            None => Ok(()),
+            Some(size) => Err(SourceError {
+                source_name: self.describe(),
+                action: "complete",
+                file: file.name.clone(),
+                error: changed_since_fetch(fetched, size),
+            }),
+        }
     }
 }
