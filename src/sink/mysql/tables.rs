@@ -249,6 +249,8 @@ impl TableCatalog {
     }
 
     /// Brings the table's parts in line with `schema`; runs under the named lock.
+    /// Reads what the database holds, plans the changes ([`plan_evolution`]), then
+    /// makes them.
     async fn evolve(
         &self,
         conn: &mut MySqlConnection,
@@ -276,99 +278,17 @@ impl TableCatalog {
         for part in 0..part_count {
             existing.push(columns_of(conn, &part_name(table, part)).await?);
         }
-        // A table pmflow creates gets every counter it sees first, even when
-        // `auto_add_columns` is off: that option protects tables that exist.
-        let created = existing[0].is_empty();
-        let mut usage = vec![PartUse::default(); part_count];
-        for m in &mapped {
-            usage[m.part as usize].add(ValueKind::of_column_type(&m.sql_type));
-        }
-        let mut taken: HashSet<String> = existing.iter().flat_map(|e| e.keys().cloned()).collect();
-        taken.extend(mapped.iter().map(|m| m.column_name.to_lowercase()));
-        taken.extend(schema::RESERVED_NAMES.iter().map(|n| n.to_string()));
-        let mut claimed: HashSet<String> = mapped
-            .iter()
-            .map(|m| m.column_name.to_lowercase())
-            .collect();
-        let mapped: HashMap<&str, &Mapped> =
-            mapped.iter().map(|m| (m.counter.as_str(), m)).collect();
-
-        let mut layout = TableLayout::default();
-        let mut alterations: Vec<Vec<String>> = vec![Vec::new(); part_count];
-        let mut recorded = Vec::new();
-        for field in schema.fields() {
-            let counter = field.name();
-            let kind = ValueKind::of(field.data_type());
-            if key_column_definition(counter).is_some() {
-                layout.keys.insert(counter.clone());
-                continue;
-            }
-            // A column already there that no counter claimed yet, e.g. made by a DBA.
-            let unclaimed = identifier::plain_name(counter)
-                .filter(|plain| !claimed.contains(&plain.to_lowercase()))
-                .and_then(|plain| {
-                    let part = existing
-                        .iter()
-                        .position(|e| e.contains_key(&plain.to_lowercase()))?;
-                    Some((part, plain))
-                });
-            let (part, name) = match (mapped.get(counter.as_str()), unclaimed) {
-                (Some(m), _) => (m.part as usize, m.column_name.clone()),
-                (None, Some((part, plain))) => {
-                    claimed.insert(plain.to_lowercase());
-                    usage[part].add(kind);
-                    (part, plain)
-                }
-                (None, None) if !self.auto_add_columns && !created => {
-                    warn!(
-                        table,
-                        counter, "new counter dropped: auto_add_columns is off"
-                    );
-                    metrics::counter!("pmflow_mysql_dropped_counters_total").increment(1);
-                    layout.dropped.insert(counter.clone());
-                    continue;
-                }
-                (None, None) => {
-                    let name = identifier::column_name(counter, |c| taken.contains(c));
-                    taken.insert(name.to_lowercase());
-                    claimed.insert(name.to_lowercase());
-                    if !usage.last().is_some_and(|u| u.fits(kind)) {
-                        usage.push(PartUse::default());
-                        existing.push(HashMap::new());
-                        alterations.push(Vec::new());
-                    }
-                    let part = usage.len() - 1;
-                    usage[part].add(kind);
-                    (part, name)
-                }
-            };
-            let column = quote(&name);
-            match existing[part].get(&name.to_lowercase()) {
-                None => alterations[part]
-                    .push(format!("ADD COLUMN {column} {} NULL", kind.column_type())),
-                Some(data_type) => {
-                    let current = ValueKind::rank_of_data_type(data_type);
-                    if current.is_some() && kind.rank() > current {
-                        alterations[part].push(format!(
-                            "MODIFY COLUMN {column} {} NULL",
-                            kind.column_type()
-                        ));
-                    } else if mapped.contains_key(counter.as_str()) {
-                        layout
-                            .columns
-                            .insert(counter.clone(), Column { part, name, kind });
-                        continue;
-                    }
-                }
-            }
-            recorded.push((counter.clone(), name.clone(), part, kind.column_type()));
-            layout
-                .columns
-                .insert(counter.clone(), Column { part, name, kind });
+        let evolution = plan_evolution(&mapped, existing, schema, self.auto_add_columns);
+        for counter in &evolution.layout.dropped {
+            warn!(
+                table,
+                counter, "new counter dropped: auto_add_columns is off"
+            );
+            metrics::counter!("pmflow_mysql_dropped_counters_total").increment(1);
         }
         // The mapping is recorded before the tables change: a crash in between leaves
         // a mapping whose column (or part) is missing, which the next attempt adds.
-        for (counter, column, part, sql_type) in recorded {
+        for (counter, column, part, sql_type) in &evolution.recorded {
             sqlx::query(
                 "INSERT INTO pmflow_columns \
                  (table_name, column_name, counter, part, mysql_table, sql_type, first_seen, first_file) \
@@ -378,46 +298,180 @@ impl TableCatalog {
             .bind(table_name(table))
             .bind(column)
             .bind(counter)
-            .bind(part as u32)
-            .bind(part_name(table, part))
+            .bind(*part as u32)
+            .bind(part_name(table, *part))
             .bind(sql_type)
             .bind(file)
             .execute(&mut *conn)
             .await?;
         }
-        for (part, mut changes) in alterations.into_iter().enumerate() {
+        let mut layout = evolution.layout;
+        for (part, change) in evolution.parts.into_iter().enumerate() {
             let quoted = quote(&part_name(table, part));
-            if existing[part].is_empty() {
+            if change.create {
                 create_table(conn, &quoted, schema).await?;
-            } else {
-                changes.extend(
-                    layout
-                        .keys
-                        .iter()
-                        .filter(|k| !existing[part].contains_key(*k))
-                        .map(|k| {
-                            let kind = ValueKind::of(
-                                schema
-                                    .field_with_name(k)
-                                    .expect("key of schema")
-                                    .data_type(),
-                            );
-                            format!("ADD COLUMN {} {} NULL", quote(k), kind.column_type())
-                        }),
-                );
             }
-            if !changes.is_empty() {
+            if !change.alterations.is_empty() {
                 info!(
                     table = part_name(table, part),
-                    ?changes,
+                    changes = ?change.alterations,
                     "evolving MySQL table"
                 );
-                let sql = format!("ALTER TABLE {quoted} {}", changes.join(", "));
+                let sql = format!("ALTER TABLE {quoted} {}", change.alterations.join(", "));
                 sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
             }
             layout.parts.push(quoted);
         }
         Ok(layout)
+    }
+}
+
+/// What one part of a table needs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PartChange {
+    /// The part does not exist yet: create it (with the key columns).
+    create: bool,
+    /// `ADD COLUMN …` / `MODIFY COLUMN …` clauses of one `ALTER TABLE`.
+    alterations: Vec<String>,
+}
+
+/// What must change for a table to hold `schema`: the layout the writers use (its
+/// `parts` left for the executor to fill in), the mappings to record
+/// (counter, column, part, SQL type), and each part's changes.
+#[derive(Debug)]
+struct Evolution {
+    layout: TableLayout,
+    recorded: Vec<(String, String, usize, &'static str)>,
+    parts: Vec<PartChange>,
+}
+
+/// Plans how a table evolves to hold `schema`, from the counters already mapped and
+/// the columns each existing part has (`existing[part]`: lowercased name → type; empty
+/// for a part that does not exist). Pure: what to change, not changing it.
+fn plan_evolution(
+    mapped: &[Mapped],
+    mut existing: Vec<HashMap<String, String>>,
+    schema: &Schema,
+    auto_add_columns: bool,
+) -> Evolution {
+    // A table pmflow creates gets every counter it sees first, even when
+    // `auto_add_columns` is off: that option protects tables that exist.
+    let created = existing[0].is_empty();
+    let mut usage = vec![PartUse::default(); existing.len()];
+    for m in mapped {
+        usage[m.part as usize].add(ValueKind::of_column_type(&m.sql_type));
+    }
+    let mut taken: HashSet<String> = existing.iter().flat_map(|e| e.keys().cloned()).collect();
+    taken.extend(mapped.iter().map(|m| m.column_name.to_lowercase()));
+    taken.extend(schema::RESERVED_NAMES.iter().map(|n| n.to_string()));
+    let mut claimed: HashSet<String> = mapped
+        .iter()
+        .map(|m| m.column_name.to_lowercase())
+        .collect();
+    let mapped: HashMap<&str, &Mapped> = mapped.iter().map(|m| (m.counter.as_str(), m)).collect();
+
+    let mut layout = TableLayout::default();
+    let mut alterations: Vec<Vec<String>> = vec![Vec::new(); existing.len()];
+    let mut recorded = Vec::new();
+    for field in schema.fields() {
+        let counter = field.name();
+        let kind = ValueKind::of(field.data_type());
+        if key_column_definition(counter).is_some() {
+            layout.keys.insert(counter.clone());
+            continue;
+        }
+        // A column already there that no counter claimed yet, e.g. made by a DBA.
+        let unclaimed = identifier::plain_name(counter)
+            .filter(|plain| !claimed.contains(&plain.to_lowercase()))
+            .and_then(|plain| {
+                let part = existing
+                    .iter()
+                    .position(|e| e.contains_key(&plain.to_lowercase()))?;
+                Some((part, plain))
+            });
+        let (part, name) = match (mapped.get(counter.as_str()), unclaimed) {
+            (Some(m), _) => (m.part as usize, m.column_name.clone()),
+            (None, Some((part, plain))) => {
+                claimed.insert(plain.to_lowercase());
+                usage[part].add(kind);
+                (part, plain)
+            }
+            (None, None) if !auto_add_columns && !created => {
+                layout.dropped.insert(counter.clone());
+                continue;
+            }
+            (None, None) => {
+                let name = identifier::column_name(counter, |c| taken.contains(c));
+                taken.insert(name.to_lowercase());
+                claimed.insert(name.to_lowercase());
+                if !usage.last().is_some_and(|u| u.fits(kind)) {
+                    usage.push(PartUse::default());
+                    existing.push(HashMap::new());
+                    alterations.push(Vec::new());
+                }
+                let part = usage.len() - 1;
+                usage[part].add(kind);
+                (part, name)
+            }
+        };
+        let column = quote(&name);
+        match existing[part].get(&name.to_lowercase()) {
+            None => {
+                alterations[part].push(format!("ADD COLUMN {column} {} NULL", kind.column_type()))
+            }
+            Some(data_type) => {
+                let current = ValueKind::rank_of_data_type(data_type);
+                if current.is_some() && kind.rank() > current {
+                    alterations[part].push(format!(
+                        "MODIFY COLUMN {column} {} NULL",
+                        kind.column_type()
+                    ));
+                } else if mapped.contains_key(counter.as_str()) {
+                    layout
+                        .columns
+                        .insert(counter.clone(), Column { part, name, kind });
+                    continue;
+                }
+            }
+        }
+        recorded.push((counter.clone(), name.clone(), part, kind.column_type()));
+        layout
+            .columns
+            .insert(counter.clone(), Column { part, name, kind });
+    }
+    let parts = alterations
+        .into_iter()
+        .zip(&existing)
+        .map(|(mut changes, columns)| {
+            let create = columns.is_empty();
+            if create {
+                // A new part is created whole: its counters are added after the keys.
+                return PartChange {
+                    create,
+                    alterations: changes,
+                };
+            }
+            changes.extend(
+                layout
+                    .keys
+                    .iter()
+                    .filter(|k| !columns.contains_key(*k))
+                    .map(|k| {
+                        let field = schema.field_with_name(k).expect("key of schema");
+                        let kind = ValueKind::of(field.data_type());
+                        format!("ADD COLUMN {} {} NULL", quote(k), kind.column_type())
+                    }),
+            );
+            PartChange {
+                create,
+                alterations: changes,
+            }
+        })
+        .collect();
+    Evolution {
+        layout,
+        recorded,
+        parts,
     }
 }
 
@@ -478,4 +532,85 @@ async fn create_table(
     );
     sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field};
+
+    use super::*;
+
+    fn schema(counters: &[(&str, DataType)]) -> Schema {
+        let mut fields = schema::key_fields();
+        fields.extend(
+            counters
+                .iter()
+                .map(|(name, data_type)| Field::new(*name, data_type.clone(), true)),
+        );
+        Schema::new(fields)
+    }
+
+    fn mapped(counter: &str, sql_type: &str) -> Mapped {
+        Mapped {
+            counter: counter.into(),
+            column_name: counter.into(),
+            part: 0,
+            sql_type: sql_type.into(),
+        }
+    }
+
+    #[test]
+    fn a_new_table_is_created_with_a_column_per_counter() {
+        let schema = schema(&[("pmA", DataType::Int64), ("pmB", DataType::Float64)]);
+        let evolution = plan_evolution(&[], vec![HashMap::new()], &schema, false);
+        assert_eq!(
+            evolution.parts,
+            [PartChange {
+                create: true,
+                alterations: vec![
+                    "ADD COLUMN `pmA` BIGINT NULL".into(),
+                    "ADD COLUMN `pmB` DOUBLE NULL".into()
+                ],
+            }]
+        );
+        assert_eq!(
+            evolution.recorded,
+            [
+                ("pmA".into(), "pmA".into(), 0, "BIGINT"),
+                ("pmB".into(), "pmB".into(), 0, "DOUBLE")
+            ]
+        );
+        assert!(evolution.layout.dropped.is_empty(), "a new table takes all");
+    }
+
+    #[test]
+    fn an_existing_table_widens_adds_or_drops_as_configured() {
+        let schema = schema(&[("pmA", DataType::Float64), ("pmNew", DataType::Int64)]);
+        let mut columns: HashMap<String, String> = schema::key_fields()
+            .iter()
+            .map(|f| (f.name().to_lowercase(), "varchar".to_string()))
+            .collect();
+        columns.insert("pma".into(), "bigint".into());
+        let known = [mapped("pmA", "BIGINT")];
+        let evolution = plan_evolution(&known, vec![columns.clone()], &schema, true);
+        assert_eq!(
+            evolution.parts,
+            [PartChange {
+                create: false,
+                alterations: vec![
+                    "MODIFY COLUMN `pmA` DOUBLE NULL".into(),
+                    "ADD COLUMN `pmNew` BIGINT NULL".into()
+                ],
+            }]
+        );
+        let evolution = plan_evolution(&known, vec![columns], &schema, false);
+        assert_eq!(
+            evolution.layout.dropped,
+            HashSet::from(["pmNew".to_string()])
+        );
+        assert_eq!(
+            evolution.parts[0].alterations,
+            ["MODIFY COLUMN `pmA` DOUBLE NULL"]
+        );
+    }
 }
