@@ -66,7 +66,7 @@ fn main() {
     sink_url.set_path("/pmflow_bench_sink");
     sink_url.set_query(std::env::var("PMFLOW_BENCH_SINK_PARAMS").ok().as_deref());
     let settings = ClickHouseSettings::from_url(sink_url.as_str()).expect("URL");
-    let sink = ClickHouseSink::new(settings, true);
+    let sink = ClickHouseSink::new(settings);
     wait_for_merges(&host);
     let started = Instant::now();
     runtime.block_on(common::deliver(&sink, &files));

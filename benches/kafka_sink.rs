@@ -86,7 +86,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let sink = {
         let _in_runtime = runtime.enter();
-        KafkaSink::new(settings.clone(), "5ga", true).expect("sink")
+        KafkaSink::new(settings.clone(), "5ga").expect("sink")
     };
     let started = Instant::now();
     runtime.block_on(common::deliver(&sink, &files));

@@ -63,7 +63,7 @@ fn main() {
     sink_url.set_query(std::env::var("PMFLOW_BENCH_SINK_PARAMS").ok().as_deref());
     let settings = MySqlSettings::from_url(sink_url.as_str()).expect("URL");
     let writers = settings.writers;
-    let sink = MySqlSink::new(settings, true).expect("sink");
+    let sink = MySqlSink::new(settings).expect("sink");
     let started = Instant::now();
     runtime.block_on(common::deliver(&sink, &files));
     let sink_secs = started.elapsed().as_secs_f64();

@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! system = "5ga"
-//! format = "3gpp-xml"          # the only format so far
+//! format = "auto"              # or a format's name: 3gpp-xml
+//! max_file_bytes = 1073741824  # larger files (decompressed) are quarantined
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
 //! [source]
 //! url = "inbox/5ga"            # local directory, or ftp(s)://user:pass@host:21/folder;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::format::FormatChoice;
 use crate::plan::{Rule, RuleError, rules};
 use crate::sink::clickhouse::ClickHouseSettings;
 use crate::sink::kafka::KafkaSettings;
@@ -71,8 +73,10 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
 pub struct PlanFile {
     /// System name, e.g. `5ga`.
     pub system: Option<String>,
-    /// Input format.
+    /// Input format: `auto` (default) or a format's name.
     pub format: Option<String>,
+    /// Files larger than this, decompressed, are quarantined (default 1 GiB).
+    pub max_file_bytes: Option<u64>,
     /// Directory of the SQL rules.
     pub rules: Option<PathBuf>,
     /// Where files come from.
@@ -329,6 +333,10 @@ pub struct SystemPlan {
     pub include: NameFilter,
     /// How long a folder pattern's resolved folders are used.
     pub scan_ttl: Duration,
+    /// The format files are read in.
+    pub format: FormatChoice,
+    /// Files larger than this, decompressed, are quarantined.
+    pub max_file_bytes: u64,
     /// When a listed file is complete enough to take.
     pub settle: SettleRules,
     /// Where the rules were loaded from, if anywhere.
@@ -340,6 +348,9 @@ pub struct SystemPlan {
     /// Concurrency.
     pub workers: Workers,
 }
+
+/// Default of `max_file_bytes`: 1 GiB decompressed.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// System name used when neither a flag, a plan nor the inbox's folder name gives one.
 pub const DEFAULT_SYSTEM: &str = "pm";
@@ -452,13 +463,13 @@ impl SystemPlan {
                 base.join(p)
             }
         };
-        if let Some(format) = &file.format {
-            if format != "3gpp-xml" {
-                return Err(invalid(
-                    "format",
-                    format!("unknown format {format:?} (known: 3gpp-xml)"),
-                ));
-            }
+        let format = match &file.format {
+            Some(name) => FormatChoice::by_name(name).map_err(|m| invalid("format", m))?,
+            None => FormatChoice::Auto,
+        };
+        let max_file_bytes = file.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES);
+        if max_file_bytes == 0 {
+            return Err(invalid("max_file_bytes", "must be at least 1"));
         }
         let source_section = file.source.unwrap_or_default();
         let mut settle = source_section.settle_rules();
@@ -531,6 +542,8 @@ impl SystemPlan {
                 .scan_ttl_s
                 .map_or(scan_paths::DEFAULT_TTL, Duration::from_secs),
             settle,
+            format,
+            max_file_bytes,
             rules_dir,
             rules,
             sinks,

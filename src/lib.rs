@@ -16,7 +16,10 @@ pub mod pipeline;
 pub mod plan;
 pub mod retry;
 pub mod schema;
+pub mod secret;
 pub mod service;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
+#[cfg(test)]
+pub mod test_util;

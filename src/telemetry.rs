@@ -12,6 +12,7 @@ use metrics::{
 };
 
 use crate::pipeline::{CycleStats, FileOutcome, FileReport};
+use crate::sink::FailureKind;
 
 /// Files listed by a scan.
 pub const FILES_SCANNED: &str = "pmflow_files_scanned_total";
@@ -33,8 +34,11 @@ pub const ROWS: &str = "pmflow_rows_total";
 pub const COUNTER_VALUES: &str = "pmflow_counter_values_total";
 /// Time spent per file in each stage (`stage` = fetch, parse, plan, sink).
 pub const STAGE_SECONDS: &str = "pmflow_stage_duration_seconds";
-/// Failed sink writes (`sink` = parquet, mysql, clickhouse, kafka; `required`).
+/// Failed sink writes (`sink` = parquet, mysql, clickhouse, kafka; `required`;
+/// `outcome` = transient, rejected).
 pub const SINK_ERRORS: &str = "pmflow_sink_errors_total";
+/// How long the oldest file still held back has been held.
+pub const OLDEST_HELD: &str = "pmflow_oldest_held_file_age_seconds";
 /// Parsed files waiting for delivery.
 pub const QUEUE_DEPTH: &str = "pmflow_queue_depth";
 /// Wall-clock time of a cycle.
@@ -72,6 +76,11 @@ pub fn describe() {
     );
     describe_counter!(SINK_ERRORS, "Failed sink writes");
     describe_gauge!(QUEUE_DEPTH, "Parsed files waiting for delivery");
+    describe_gauge!(
+        OLDEST_HELD,
+        Unit::Seconds,
+        "How long the oldest file held back (required sink, fetch or move failed) has been held"
+    );
     describe_histogram!(CYCLE_SECONDS, Unit::Seconds, "Wall-clock time of a cycle");
     describe_counter!(CYCLES, "Cycles run");
     describe_counter!(
@@ -125,13 +134,15 @@ pub fn file_finished(system: &str, report: &FileReport) {
     }
 }
 
-/// Records a failed write to a sink of kind `sink`.
-pub fn sink_error(system: &str, sink: &'static str, required: bool) {
+/// Records a failed write to a sink of kind `sink`, of `kind` (transient or
+/// rejected).
+pub fn sink_error(system: &str, sink: &'static str, required: bool, kind: FailureKind) {
     counter!(
         SINK_ERRORS,
         "system" => system.to_string(),
         "sink" => sink,
-        "required" => if required { "true" } else { "false" }
+        "required" => if required { "true" } else { "false" },
+        "outcome" => kind.label()
     )
     .increment(1);
 }
@@ -144,6 +155,7 @@ pub fn queue_depth(system: &str, files: usize) {
 /// Records a finished cycle.
 pub fn cycle_finished(stats: &CycleStats) {
     let system = stats.system.clone();
+    gauge!(OLDEST_HELD, "system" => system.clone()).set(stats.oldest_held.as_secs_f64());
     counter!(CYCLES, "system" => system.clone()).increment(1);
     histogram!(CYCLE_SECONDS, "system" => system).record(stats.wall.as_secs_f64());
 }

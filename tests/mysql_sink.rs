@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb};
 use common::{
-    NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters,
-    generate, ingest_args, ingest_into, names_in, pmflow, query_csv, same_number, stage,
-    stage_dataset,
+    NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, cycle_stat, early_and_late_files,
+    file_with_counters, generate, ingest_args, ingest_into, names_in, pmflow, query_csv,
+    same_number, stage, stage_dataset,
 };
 
 /// Row count and the sum of every numeric counter of `table` agree between MySQL
@@ -328,7 +328,9 @@ fn file_ids_in(dir: &Path) -> Vec<String> {
         .filter(|name| dir.join(name).is_file())
         .map(|name| {
             let bytes = std::fs::read(dir.join(name)).unwrap();
-            pmflow::format::file_id(&pmflow::format::decompress::decompress(&bytes).unwrap())
+            pmflow::format::file_id(
+                &pmflow::format::decompress::decompress(&bytes, u64::MAX).unwrap(),
+            )
         })
         .collect()
 }
@@ -387,7 +389,56 @@ fn mysql_killed_mid_run_holds_unwritten_files_and_the_next_run_completes_them_on
 }
 
 #[test]
-fn data_mysql_refuses_fails_the_file_at_once_with_the_servers_message() {
+fn pmflow_killed_at_random_moments_then_a_full_run_leaves_every_file_done_once_and_both_stores_exact()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new("kill_9");
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    let generated = tmp.path().join("generated");
+    generate(&generated, "5ga", 20, 15);
+    let names = names_in(&generated);
+    let files: Vec<_> = names.iter().map(|n| generated.join(n)).collect();
+    stage(&inbox, &files);
+    let args = ingest_args(&inbox, "5ga", &db.url(""), Some(&archive));
+    // Moments from a fixed seed (xorshift), 100 ms to 1.1 s after start: during start
+    // up, parsing, writes to both stores, and moves into Done/.
+    let mut seed: u64 = 0x5eed_cafe;
+    for _ in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut run = Command::new(env!("CARGO_BIN_EXE_pmflow"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100 + seed % 1000));
+        run.kill().unwrap(); // SIGKILL
+        run.wait().unwrap();
+    }
+    let done = names_in(&inbox.join("Done")).len();
+    assert!(
+        done > 0 && done < files.len(),
+        "the kills fell mid-run: {done} of {} done",
+        files.len()
+    );
+    ingest_into(&inbox, "5ga", &db.url(""), Some(&archive));
+
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(
+        names_in(&inbox.join("Done")),
+        names,
+        "each file in Done/ once"
+    );
+    let rows = (files.len() * 12).to_string();
+    assert_eq!(db.value("SELECT COUNT(*) FROM nrcelldu"), rows);
+    assert_eq!(query_csv(&archive, "SELECT count(*) FROM nrcelldu"), [rows]);
+    assert_table_matches_archive(&db, &archive, "nrcelldu");
+}
+
+#[test]
+fn data_mysql_refuses_quarantines_the_file_at_once_with_the_servers_message() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new("bad_data");
     let inbox = tmp.path().join("inbox");
@@ -395,17 +446,37 @@ fn data_mysql_refuses_fails_the_file_at_once_with_the_servers_message() {
     // An object name longer than the 600 characters `object` holds.
     let xml =
         file_with_counters(&["pmFoo"]).replace("Cell=1", &format!("Cell={}", "9".repeat(700)));
-    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
-    let output = pmflow(&ingest_args(&inbox, "5ga", &db.url(""), None));
+    let name = "A20260105.0000+0000-0015+0000_ne1.xml";
+    std::fs::write(inbox.join(name), xml).unwrap();
+    let archive = tmp.path().join("archive");
+    let output = pmflow(&ingest_args(&inbox, "5ga", &db.url(""), Some(&archive)));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("table cells: ") && stderr.contains("Data too long for column 'object'"),
-        "{stderr}"
-    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
         !stderr.contains("retrying"),
         "bad data is not retried: {stderr}"
     );
-    assert_eq!(names_in(&inbox), ["A20260105.0000+0000-0015+0000_ne1.xml"]);
+    assert_eq!(names_in(&inbox), ["Failed"]);
+    let reason = std::fs::read_to_string(inbox.join("Failed").join(format!("{name}.reason")))
+        .expect("the reason beside the file");
+    assert!(reason.starts_with("rejected by sink mysql://"), "{reason}");
+    assert!(
+        reason.contains(":***@")
+            && reason.contains(&format!("/pmflow_test_bad_data: file {name}: ")),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("table cells: ") && reason.contains("Data too long for column 'object'"),
+        "{reason}"
+    );
+    assert!(
+        reason.trim_end().ends_with(&format!(
+            "already stored by: parquet://{}",
+            archive.display()
+        )),
+        "{reason}"
+    );
+    // Quarantined once: a second run has nothing to do.
+    let again = ingest_into(&inbox, "5ga", &db.url(""), Some(&archive));
+    assert_eq!(cycle_stat(&again, "files scanned"), 0, "{again}");
 }

@@ -34,6 +34,11 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
     let plan = SystemPlan::resolve(args.plan.as_deref(), overrides)
         .map_err(|e| Failure::Usage(e.into()))?;
     println!("system:  {}", plan.system);
+    println!(
+        "format:  {} (files up to {} bytes decompressed)",
+        plan.format.name(),
+        plan.max_file_bytes
+    );
     match &plan.source {
         Some(source) => {
             println!("source:  {source}");

@@ -11,14 +11,18 @@
 //! Files in memory are bounded by the queue, the files being planned, and the most
 //! files any sink takes at once.
 
+mod held;
 mod intake;
 pub mod stats;
 pub mod tracker;
 
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures::{StreamExt, stream};
+use arrow::datatypes::SchemaRef;
+use futures::{FutureExt, StreamExt, stream};
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -26,15 +30,18 @@ use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SinkSpec, SourceSpec, SystemPlan, Workers};
-use crate::format::{self, FileContext, ParsedFile, TableBatch};
-use crate::plan::{RuleSet, SchemaRegistry};
-use crate::sink::{ArchiveSink, ClickHouseSink, KafkaSink, MySqlSink, PlannedFile, Sink};
+use crate::format::{self, FileContext, FormatChoice, ParsedFile, TableBatch};
+use crate::plan::{Rule, RuleSet, SchemaRegistry};
+use crate::sink::{
+    ArchiveSink, ClickHouseSink, FailureKind, KafkaSink, MySqlSink, PlannedFile, Sink, SinkError,
+};
 use crate::source::settle::{Observations, SettleRules};
 use crate::source::{Completion, FtpSource, LocalDirSource, Source, SourceError, SourceFile};
 use crate::telemetry;
 
+use held::HeldFiles;
 pub use stats::{CycleStats, FileOutcome, FileReport};
-use tracker::{Settlement, settle};
+use tracker::{Answer, Settlement, settle};
 
 /// What a running cycle reports as it goes, for progress bars and logs.
 #[derive(Debug, Clone, Copy)]
@@ -61,15 +68,14 @@ pub enum BuildError {
     /// The archive could not be opened or read.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
-    /// The Kafka producer could not be made from its options.
-    #[error("sink {sink}: {source}")]
-    Kafka {
+    /// A sink cannot be made from its settings (e.g. invalid client options).
+    #[error("sink {sink}: {message}")]
+    Sink {
+        /// The sink, described without secrets.
         sink: String,
-        source: rdkafka::error::KafkaError,
+        /// What its client library said.
+        message: String,
     },
-    /// The MySQL sink's connection options are invalid.
-    #[error("sink {sink}: {source}")]
-    MySql { sink: String, source: sqlx::Error },
 }
 
 /// A source file after the parse stage.
@@ -86,9 +92,10 @@ struct Planned {
     planned: PlannedFile,
 }
 
-/// A sink and the files it may take at once.
+/// A sink, whether the plan requires it, and the files it may take at once.
 struct SinkSlot {
     sink: Arc<dyn Sink>,
+    required: bool,
     permits: Semaphore,
 }
 
@@ -100,14 +107,42 @@ enum ParseFailure {
     Invalid(String),
 }
 
+/// What a pipeline is made of.
+pub struct Parts {
+    /// The system's name.
+    pub system: String,
+    /// Where files come from.
+    pub source: Arc<dyn Source>,
+    /// When a listed file is complete enough to take.
+    pub settle: SettleRules,
+    /// The format files are read in.
+    pub format: FormatChoice,
+    /// Files larger than this, decompressed, are quarantined.
+    pub max_file_bytes: u64,
+    /// The sinks, each with whether the plan requires it.
+    pub sinks: Vec<(Arc<dyn Sink>, bool)>,
+    /// The tables' current schemas, which batches are aligned to.
+    pub schemas: HashMap<String, SchemaRef>,
+    /// The SQL rules.
+    pub rules: Vec<Rule>,
+    /// Concurrency.
+    pub workers: Workers,
+}
+
 /// Everything one system needs to run cycles.
 pub struct Pipeline {
     system: String,
     source: Arc<dyn Source>,
     /// When a listed file is complete enough to take.
     settle: SettleRules,
+    /// The format files are read in.
+    format: FormatChoice,
+    /// Files larger than this, decompressed, are quarantined.
+    max_file_bytes: u64,
     /// What the source's listings saw, across cycles.
     observations: Mutex<Observations>,
+    /// Since when files have been held back, across cycles.
+    held: Mutex<HeldFiles>,
     sinks: Vec<SinkSlot>,
     /// Files written to sinks at once: the most any sink takes.
     in_flight: usize,
@@ -138,63 +173,84 @@ impl Pipeline {
                 )?,
             ),
         };
-        let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+        let mut sinks: Vec<(Arc<dyn Sink>, bool)> = Vec::new();
         let mut seed = None;
         for spec in &plan.sinks {
-            match spec {
-                SinkSpec::Archive { url, required } => {
+            let sink: Arc<dyn Sink> = match spec {
+                SinkSpec::Archive { url, .. } => {
                     let archive = Archive::open(url)?;
                     if seed.is_none() {
                         seed = Some(archive.table_schemas(Some(&plan.system)).await?);
                     }
-                    sinks.push(Arc::new(ArchiveSink::new(archive, &plan.system, *required)));
+                    Arc::new(ArchiveSink::new(archive, &plan.system))
                 }
-                SinkSpec::MySql { settings, required } => {
-                    let sink = MySqlSink::new(settings.clone(), *required).map_err(|source| {
-                        BuildError::MySql {
+                SinkSpec::MySql { settings, .. } => {
+                    Arc::new(MySqlSink::new(settings.clone()).map_err(|source| {
+                        BuildError::Sink {
                             sink: settings.redacted.clone(),
-                            source,
+                            message: source.to_string(),
                         }
-                    })?;
-                    sinks.push(Arc::new(sink));
+                    })?)
                 }
-                SinkSpec::ClickHouse { settings, required } => {
-                    sinks.push(Arc::new(ClickHouseSink::new(settings.clone(), *required)));
+                SinkSpec::ClickHouse { settings, .. } => {
+                    Arc::new(ClickHouseSink::new(settings.clone()))
                 }
-                SinkSpec::Kafka { settings, required } => {
-                    let sink = KafkaSink::new(settings.clone(), &plan.system, *required).map_err(
-                        |source| BuildError::Kafka {
+                SinkSpec::Kafka { settings, .. } => Arc::new(
+                    KafkaSink::new(settings.clone(), &plan.system).map_err(|source| {
+                        BuildError::Sink {
                             sink: settings.redacted.clone(),
-                            source,
-                        },
-                    )?;
-                    sinks.push(Arc::new(sink));
-                }
-            }
+                            message: source.to_string(),
+                        }
+                    })?,
+                ),
+            };
+            sinks.push((sink, spec.required()));
         }
-        let mut in_flight = plan.workers.deliver;
-        let sinks: Vec<SinkSlot> = sinks
+        Ok(Self::new(Parts {
+            system: plan.system.clone(),
+            source,
+            settle: plan.settle,
+            format: plan.format,
+            max_file_bytes: plan.max_file_bytes,
+            sinks,
+            schemas: seed.unwrap_or_default(),
+            rules: plan.rules.clone(),
+            workers: plan.workers,
+        }))
+    }
+
+    /// A pipeline of parts made elsewhere: [`Pipeline::build`]'s, or a test's
+    /// in-memory sources and sinks.
+    pub fn new(parts: Parts) -> Self {
+        let deliver = parts.workers.deliver;
+        let mut in_flight = deliver;
+        let sinks: Vec<SinkSlot> = parts
+            .sinks
             .into_iter()
-            .map(|sink| {
-                let at_once = sink.files_at_once().unwrap_or(plan.workers.deliver).max(1);
+            .map(|(sink, required)| {
+                let at_once = sink.files_at_once().unwrap_or(deliver).max(1);
                 in_flight = in_flight.max(at_once);
                 SinkSlot {
                     sink,
+                    required,
                     permits: Semaphore::new(at_once),
                 }
             })
             .collect();
-        Ok(Self {
-            system: plan.system.clone(),
-            source,
-            settle: plan.settle,
+        Self {
+            system: parts.system,
+            source: parts.source,
+            settle: parts.settle,
+            format: parts.format,
+            max_file_bytes: parts.max_file_bytes,
             observations: Mutex::default(),
+            held: Mutex::default(),
             sinks,
             in_flight,
-            registry: SchemaRegistry::seeded(seed.unwrap_or_default()),
-            rules: RuleSet::new(plan.rules.clone()),
-            workers: plan.workers,
-        })
+            registry: SchemaRegistry::seeded(parts.schemas),
+            rules: RuleSet::new(parts.rules),
+            workers: parts.workers,
+        }
     }
 
     /// Runs one cycle over every file the source lists once it has settled, telling
@@ -226,6 +282,7 @@ impl Pipeline {
             let file = rx.recv().await?;
             Some((file, rx))
         });
+        let mut held = Vec::new();
         let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
         // A fetch starts only once its file has a place in the queue, so a started
         // download is never left half-read (holding a source connection) while the
@@ -273,6 +330,9 @@ impl Pipeline {
                 stats.add(&report);
                 telemetry::file_finished(&self.system, &report);
                 progress(Progress::Finished(&report));
+                if report.outcome == FileOutcome::Held {
+                    held.push(report.file);
+                }
                 async {}
             });
         let (intake, left, ()) = futures::join!(intake, parse_stage, deliver_stage);
@@ -284,14 +344,21 @@ impl Pipeline {
                 "stopping: files left for the next cycle"
             );
         }
-        for _ in &left {
+        for file in &left {
             let report = FileReport {
+                file: file.path(),
                 outcome: FileOutcome::Held,
                 ..FileReport::default()
             };
             stats.add(&report);
             telemetry::file_finished(&self.system, &report);
+            held.push(report.file);
         }
+        stats.oldest_held = self
+            .held
+            .lock()
+            .expect("held files are never poisoned: updating cannot panic")
+            .update(held, Instant::now());
         stats.wall = started.elapsed();
         telemetry::cycle_finished(&stats);
         Ok(stats)
@@ -304,7 +371,7 @@ impl Pipeline {
         let sinks = self
             .sinks
             .iter()
-            .filter(|slot| slot.sink.required())
+            .filter(|slot| slot.required)
             .map(|slot| async move {
                 let error = slot.sink.probe().await.err()?;
                 Some(format!("sink {}: {error}", slot.sink.describe()))
@@ -322,7 +389,21 @@ impl Pipeline {
     }
 
     async fn fetch_and_parse(&self, mut file: SourceFile) -> Fetched {
-        let mut report = FileReport::default();
+        let mut report = FileReport {
+            file: file.path(),
+            ..FileReport::default()
+        };
+        if file.size > self.max_file_bytes {
+            let too_large = format::decompress::DecompressError::TooLarge {
+                max: self.max_file_bytes,
+            };
+            let reason = format!("{}: {too_large}", file.name);
+            return Fetched {
+                file,
+                report,
+                result: Err(ParseFailure::Invalid(reason)),
+            };
+        }
         let started = Instant::now();
         let bytes = match self.source.fetch(&file).await {
             Ok(bytes) => bytes,
@@ -339,17 +420,18 @@ impl Pipeline {
         file.size = report.bytes;
         let system = self.system.clone();
         let name = file.name.clone();
+        let (format, max) = (self.format, self.max_file_bytes);
         let parsed = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let content = format::decompress::decompress(&bytes)
-                .map_err(|e| format!("{name}: cannot decompress: {e}"))?;
+            let content =
+                format::decompress::decompress(&bytes, max).map_err(|e| format!("{name}: {e}"))?;
             let file_id = format::file_id(&content);
             let ctx = FileContext {
                 system,
                 file_name: name,
                 file_id: file_id.clone(),
             };
-            let parsed = format::threegpp::parse(&content, &ctx).map_err(|e| e.to_string())?;
+            let parsed = format.parse(&content, &ctx).map_err(|e| e.to_string())?;
             Ok::<_, String>((file_id, parsed, content.len() as u64, started.elapsed()))
         })
         .await;
@@ -425,12 +507,7 @@ impl Pipeline {
             }
             Err(ParseFailure::Invalid(reason)) => {
                 warn!(file = file.name, reason, "quarantining file");
-                let moved = self.complete(&file, &Completion::Failed(reason)).await;
-                report.outcome = if moved {
-                    FileOutcome::Failed
-                } else {
-                    FileOutcome::Held
-                };
+                report.outcome = self.finish(&file, &Completion::Failed(reason)).await;
                 return Err(report);
             }
         };
@@ -458,29 +535,41 @@ impl Pipeline {
             planned,
         } = planned;
         let started = Instant::now();
-        let results = futures::future::join_all(self.sinks.iter().map(|slot| async {
+        let answers = futures::future::join_all(self.sinks.iter().map(|slot| async {
             let _permit = slot.permits.acquire().await.expect("never closed");
-            (slot.sink.required(), slot.sink.write(&planned).await)
+            // A panicking sink is a bug in it, not in the file: the file is held.
+            let result = AssertUnwindSafe(slot.sink.write(&planned))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let message = format!("the sink panicked: {}", panic_message(&*panic));
+                    Err(SinkError::new(
+                        &*slot.sink,
+                        &planned,
+                        FailureKind::Transient,
+                        message,
+                    ))
+                });
+            Answer {
+                sink: slot.sink.describe(),
+                required: slot.required,
+                result,
+            }
         }))
         .await;
         report.sink = started.elapsed();
-        for (slot, (required, result)) in self.sinks.iter().zip(&results) {
-            if result.is_err() {
-                telemetry::sink_error(&self.system, slot.sink.kind(), *required);
+        for (slot, answer) in self.sinks.iter().zip(&answers) {
+            if let Err(error) = &answer.result {
+                telemetry::sink_error(&self.system, slot.sink.kind(), slot.required, error.kind);
             }
         }
-        match settle(results) {
+        match settle(answers) {
             Settlement::Complete { optional_failures } => {
                 for failure in &optional_failures {
                     warn!(file = file.name, failure, "optional sink failed");
                 }
                 report.warnings += optional_failures.len() as u64;
-                let moved = self.complete(&file, &Completion::Done).await;
-                report.outcome = if moved {
-                    FileOutcome::Done
-                } else {
-                    FileOutcome::Held
-                };
+                report.outcome = self.finish(&file, &Completion::Done).await;
             }
             Settlement::Hold { reasons } => {
                 for reason in &reasons {
@@ -491,8 +580,24 @@ impl Pipeline {
                 }
                 report.outcome = FileOutcome::Held;
             }
+            Settlement::Reject { reason } => {
+                warn!(
+                    file = file.name,
+                    reason, "quarantining file a required sink refused"
+                );
+                report.outcome = self.finish(&file, &Completion::Failed(reason)).await;
+            }
         }
         report
+    }
+
+    /// Completes a file; how it ended (held when it could not be moved).
+    async fn finish(&self, file: &SourceFile, completion: &Completion) -> FileOutcome {
+        match (self.complete(file, completion).await, completion) {
+            (false, _) => FileOutcome::Held,
+            (true, Completion::Done) => FileOutcome::Done,
+            (true, Completion::Failed(_)) => FileOutcome::Failed,
+        }
     }
 
     /// Moves a file out of the inbox; `false` when that failed (it stays for the next
@@ -510,3 +615,15 @@ impl Pipeline {
         }
     }
 }
+
+/// The text a panic carried, when it carried one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 /// What happened to one file in a cycle.
 #[derive(Debug, Default, Clone)]
 pub struct FileReport {
+    /// The file, as `folder/name` (empty in totals).
+    pub file: String,
     /// Bytes as fetched (possibly compressed).
     pub bytes: u64,
     /// Bytes of XML after decompression.
@@ -61,6 +63,9 @@ pub struct CycleStats {
     pub unsettled: u64,
     /// Totals of the files' reports.
     pub totals: FileReport,
+    /// How long the oldest file still held back has been held, over cycles (zero
+    /// when none is).
+    pub oldest_held: Duration,
     /// Wall-clock time of the cycle.
     pub wall: Duration,
 }
@@ -103,6 +108,10 @@ impl CycleStats {
             ("files failed (quarantined)", self.failed.to_string()),
             ("files held for next cycle", self.held.to_string()),
             ("files not yet settled", self.unsettled.to_string()),
+            (
+                "oldest held file held for",
+                format!("{:.0} s", self.oldest_held.as_secs_f64()),
+            ),
             ("bytes read", t.bytes.to_string()),
             ("bytes parsed (decompressed)", t.content_bytes.to_string()),
             ("rows", t.rows.to_string()),

@@ -2,9 +2,11 @@
 //!
 //! Every sink receives each planned file whole and acknowledges it by returning `Ok`
 //! only once all of its rows are durable there. Writes must be idempotent: a file seen
-//! twice leaves the store as if written once. A sink is `required` (its failure holds
-//! the file back in its folder for the next cycle) or optional (its failure is logged
-//! and counted, and the file still completes).
+//! twice leaves the store as if written once. A failure says what kind it is
+//! ([`FailureKind`]): transient (the store is down or busy: trying again later may
+//! succeed) or a rejection (the store refuses this data for good). What follows for
+//! the file is the pipeline's business (see `pipeline::tracker`), since whether a sink
+//! is required is the plan's, not the sink's.
 
 pub mod clickhouse;
 pub mod kafka;
@@ -83,6 +85,17 @@ impl TableFailure {
     }
 }
 
+impl TableFailure {
+    /// The kind of failure this is for the file.
+    pub fn kind(&self) -> FailureKind {
+        if self.transient {
+            FailureKind::Transient
+        } else {
+            FailureKind::Rejected
+        }
+    }
+}
+
 /// How the database sinks write a file: its keyed tables one after another with
 /// `write_table`, failing at once while `breaker` is open and opening it when a
 /// table fails in a way that may last (retries used up on a transient error).
@@ -96,21 +109,39 @@ where
     F: FnMut(&'f TableBatch) -> Fut,
     Fut: Future<Output = Result<(), TableFailure>>,
 {
-    let error = |message: String| SinkError {
-        sink: sink.describe(),
-        file: file.name.clone(),
-        message,
-    };
-    breaker.check().map_err(error)?;
+    let error = |kind, message: String| SinkError::new(sink, file, kind, message);
+    breaker
+        .check()
+        .map_err(|message| error(FailureKind::Transient, message))?;
     for table in file.keyed_tables() {
         if let Err(failure) = write_table(table).await {
             if failure.transient {
                 breaker.trip(failure.to_string());
             }
-            return Err(error(failure.to_string()));
+            return Err(error(failure.kind(), failure.to_string()));
         }
     }
     Ok(())
+}
+
+/// Whether a sink's failure to store a file may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The store is down, busy or timed out: the same write may succeed later.
+    Transient,
+    /// The store refuses this data (too long, out of range, malformed): writing it
+    /// again cannot succeed.
+    Rejected,
+}
+
+impl FailureKind {
+    /// The kind's name in metric labels and messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Transient => "transient",
+            FailureKind::Rejected => "rejected",
+        }
+    }
 }
 
 /// A sink failed to store a file.
@@ -121,8 +152,28 @@ pub struct SinkError {
     pub sink: String,
     /// The source file.
     pub file: String,
-    /// What went wrong.
+    /// Whether the failure may pass.
+    pub kind: FailureKind,
+    /// What went wrong, with the table where one is concerned and the store's own
+    /// message.
     pub message: String,
+}
+
+impl SinkError {
+    /// `sink` failed to store `file`.
+    pub fn new(
+        sink: &dyn Sink,
+        file: &PlannedFile,
+        kind: FailureKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            sink: sink.describe(),
+            file: file.name.clone(),
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 /// A store that rows are delivered to.
@@ -130,8 +181,6 @@ pub struct SinkError {
 pub trait Sink: Send + Sync {
     /// Human-readable name, never including credentials.
     fn describe(&self) -> String;
-    /// Whether a failure holds the file back.
-    fn required(&self) -> bool;
     /// The kind of store (`parquet`, `mysql`, `clickhouse`, `kafka`), for metric labels.
     fn kind(&self) -> &'static str;
     /// Checks that the store answers, without writing: what `GET /readyz` asks.

@@ -13,7 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{PlannedFile, Sink, SinkError};
+use super::{FailureKind, PlannedFile, Sink, SinkError};
 use crate::archive::Archive;
 use crate::schema;
 
@@ -23,24 +23,14 @@ use crate::schema;
 pub struct ArchiveSink {
     archive: Archive,
     system: String,
-    required: bool,
 }
 
 impl ArchiveSink {
     /// A sink writing `system`'s files into `archive`.
-    pub fn new(archive: Archive, system: &str, required: bool) -> Self {
+    pub fn new(archive: Archive, system: &str) -> Self {
         Self {
             archive,
             system: system.to_string(),
-            required,
-        }
-    }
-
-    fn error(&self, file: &PlannedFile, message: impl ToString) -> SinkError {
-        SinkError {
-            sink: self.describe(),
-            file: file.name.clone(),
-            message: message.to_string(),
         }
     }
 }
@@ -89,10 +79,6 @@ impl Sink for ArchiveSink {
         format!("parquet://{}", self.archive.root().display())
     }
 
-    fn required(&self) -> bool {
-        self.required
-    }
-
     fn kind(&self) -> &'static str {
         "parquet"
     }
@@ -114,14 +100,16 @@ impl Sink for ArchiveSink {
                     .collect::<Result<Vec<_>, String>>()
             })
             .await
-            .map_err(|e| self.error(file, e))?
-            .map_err(|e| self.error(file, e))?;
+            .map_err(|e| SinkError::new(self, file, FailureKind::Transient, e.to_string()))?
+            .map_err(|e| {
+                let message = format!("table {}: cannot encode: {e}", table.table);
+                SinkError::new(self, file, FailureKind::Rejected, message)
+            })?;
             for (date, bytes) in encoded {
                 let path = Archive::file_path(&self.system, &table.table, &date, &file.file_id);
-                self.archive
-                    .put(&path, bytes)
-                    .await
-                    .map_err(|e| self.error(file, e))?;
+                self.archive.put(&path, bytes).await.map_err(|e| {
+                    SinkError::new(self, file, FailureKind::Transient, e.to_string())
+                })?;
             }
         }
         Ok(())

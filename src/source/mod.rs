@@ -45,6 +45,13 @@ pub struct SourceFile {
     pub modified: Option<SystemTime>,
 }
 
+impl SourceFile {
+    /// `folder/name`: the file's identity within its source.
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.folder.trim_end_matches('/'), self.name)
+    }
+}
+
 /// How a file leaves its folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {

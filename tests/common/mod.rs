@@ -122,7 +122,7 @@ pub fn parse_file(path: &Path) -> Result<ParsedFile, String> {
 
 /// Parses bytes as a file of the given name.
 pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
-    let content = format::decompress::decompress(bytes).map_err(|e| e.to_string())?;
+    let content = format::decompress::decompress(bytes, u64::MAX).map_err(|e| e.to_string())?;
     let ctx = FileContext {
         system: "test".into(),
         file_name: name.into(),

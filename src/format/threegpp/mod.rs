@@ -20,6 +20,26 @@ use super::{FileContext, ParseError, ParsedFile, TableBatch};
 
 pub use filename::node_from_file_name;
 
+/// 3GPP XML as a [`super::Format`]: `3gpp-xml`, recognised by its root element.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreeGppXml;
+
+impl super::Format for ThreeGppXml {
+    fn name(&self) -> &'static str {
+        "3gpp-xml"
+    }
+
+    fn recognises(&self, head: &[u8]) -> bool {
+        let root = |name: &[u8]| head.windows(name.len()).any(|w| w == name);
+        // The root element, possibly with a namespace prefix (`<md:measCollecFile`).
+        root(b"measCollecFile") || root(b"measDataFile")
+    }
+
+    fn parse(&self, content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
+        parse(content, ctx)
+    }
+}
+
 /// Parses one decompressed 3GPP XML file into one batch per measurement table.
 pub fn parse(content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
     if content.iter().all(u8::is_ascii_whitespace) {

@@ -111,7 +111,7 @@ pub fn connect(settings: &ClickHouseSettings) -> Client {
         // encodes RowBinary from the table's own column types instead.
         .with_validation(false);
     match &settings.password {
-        Some(password) => client.with_password(password),
+        Some(password) => client.with_password(password.expose()),
         None => client,
     }
 }
@@ -120,7 +120,6 @@ pub fn connect(settings: &ClickHouseSettings) -> Client {
 pub struct ClickHouseSink {
     client: Client,
     settings: ClickHouseSettings,
-    required: bool,
     catalog: TableCatalog,
     groups: GroupCommit,
     breaker: Breaker,
@@ -128,12 +127,11 @@ pub struct ClickHouseSink {
 
 impl ClickHouseSink {
     /// A sink for the database of `settings`; connects on first use.
-    pub fn new(settings: ClickHouseSettings, required: bool) -> Self {
+    pub fn new(settings: ClickHouseSettings) -> Self {
         Self {
             client: connect(&settings),
             breaker: Breaker::new("ClickHouse", settings.backoff.max * 3),
             settings,
-            required,
             catalog: TableCatalog::default(),
             groups: GroupCommit::default(),
         }
@@ -254,10 +252,6 @@ fn split_inserts(rows: &[usize], batch_rows: usize, piece_rows: usize) -> Vec<Ve
 impl Sink for ClickHouseSink {
     fn describe(&self) -> String {
         self.settings.redacted.clone()
-    }
-
-    fn required(&self) -> bool {
-        self.required
     }
 
     fn kind(&self) -> &'static str {

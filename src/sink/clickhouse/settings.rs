@@ -17,6 +17,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::retry::{Backoff, whole_number};
+use crate::secret::Secret;
 
 /// Environment variable holding the password of a `clickhouse://` URL that has none.
 pub const PASSWORD_ENV: &str = "PMFLOW_CLICKHOUSE_PASSWORD";
@@ -31,7 +32,7 @@ pub struct ClickHouseSettings {
     /// User name.
     pub user: String,
     /// Password, if any.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// The URL without its password, for messages.
     pub redacted: String,
     /// Rows per `INSERT` at most.
@@ -72,7 +73,8 @@ impl ClickHouseSettings {
             password: parsed
                 .password()
                 .map(str::to_string)
-                .or_else(|| std::env::var(PASSWORD_ENV).ok()),
+                .or_else(|| std::env::var(PASSWORD_ENV).ok())
+                .map(Secret::new),
             redacted: String::new(),
             batch_rows: 100_000,
             files_at_once: 256,
@@ -119,7 +121,11 @@ mod tests {
             ("http://ch:8124", "pm", "pm")
         );
         assert_eq!(
-            (s.password.as_deref(), s.batch_rows, s.files_at_once),
+            (
+                s.password.as_ref().map(Secret::expose),
+                s.batch_rows,
+                s.files_at_once
+            ),
             (Some("pw"), 500, 8)
         );
         assert_eq!(s.redacted, "clickhouse://pm:***@ch:8124/pm");

@@ -29,7 +29,7 @@ use tracing::{debug, warn};
 
 use self::json::JsonRows;
 pub use self::settings::KafkaSettings;
-use super::{PlannedFile, Sink, SinkError};
+use super::{FailureKind, PlannedFile, Sink, SinkError};
 use crate::retry::Breaker;
 
 /// How long a readiness probe waits for the brokers' metadata.
@@ -41,17 +41,19 @@ pub struct KafkaSink {
     admin: AdminClient<DefaultClientContext>,
     settings: KafkaSettings,
     system: String,
-    required: bool,
     known_topics: Mutex<HashSet<String>>,
     breaker: Breaker,
 }
 
 impl KafkaSink {
     /// A sink for `system`'s files; the producer connects in the background.
-    pub fn new(settings: KafkaSettings, system: &str, required: bool) -> Result<Self, KafkaError> {
+    pub fn new(settings: KafkaSettings, system: &str) -> Result<Self, KafkaError> {
         let mut config = ClientConfig::new();
         for (key, value) in &settings.producer {
             config.set(key, value);
+        }
+        for (key, secret) in &settings.secrets {
+            config.set(key, secret.expose());
         }
         let producer: FutureProducer = config.create()?;
         let admin = ClientConfig::new()
@@ -63,7 +65,6 @@ impl KafkaSink {
             breaker: Breaker::new("Kafka", Duration::from_secs(30)),
             settings,
             system: system.to_string(),
-            required,
             known_topics: Mutex::default(),
         })
     }
@@ -102,15 +103,17 @@ impl KafkaSink {
         Ok(())
     }
 
-    async fn send_file(&self, file: &PlannedFile) -> Result<u64, String> {
+    async fn send_file(&self, file: &PlannedFile) -> Result<u64, (FailureKind, String)> {
         let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
         let mut sent = 0;
         let (mut key, mut payload) = (String::new(), String::new());
         for table in file.keyed_tables() {
             let topic = self.settings.topic_for(&self.system, &table.table);
-            self.ensure_topic(&topic).await?;
-            let rows =
-                JsonRows::new(&table.batch).map_err(|e| format!("table {}: {e}", table.table))?;
+            self.ensure_topic(&topic)
+                .await
+                .map_err(|message| (FailureKind::Transient, message))?;
+            let rows = JsonRows::new(&table.batch)
+                .map_err(|e| (FailureKind::Rejected, format!("table {}: {e}", table.table)))?;
             for row in 0..table.batch.num_rows() {
                 rows.key(&table.table, row, &mut key);
                 rows.row(row, &mut payload);
@@ -129,7 +132,9 @@ impl KafkaSink {
                                 None => tokio::time::sleep(Duration::from_millis(10)).await,
                             }
                         }
-                        Err((error, _)) => return Err(format!("topic {topic}: {error}")),
+                        Err((error, _)) => {
+                            return Err((kind_of(&error), format!("topic {topic}: {error}")));
+                        }
                     }
                 }
                 sent += 1;
@@ -142,15 +147,34 @@ impl KafkaSink {
     }
 }
 
+/// Whether a failed send may pass: a message the broker refuses for its size or
+/// form is refused again; anything else (broker down, timeouts) may pass.
+fn kind_of(error: &KafkaError) -> FailureKind {
+    let refused = [
+        RDKafkaErrorCode::MessageSizeTooLarge,
+        RDKafkaErrorCode::InvalidMessage,
+        RDKafkaErrorCode::InvalidMessageSize,
+        RDKafkaErrorCode::InvalidRecord,
+    ];
+    match error.rdkafka_error_code() {
+        Some(code) if refused.contains(&code) => FailureKind::Rejected,
+        _ => FailureKind::Transient,
+    }
+}
+
 /// Waits for the broker's delivery report of one message.
-async fn confirm(delivery: DeliveryFuture) -> Result<(), String> {
+async fn confirm(delivery: DeliveryFuture) -> Result<(), (FailureKind, String)> {
     match delivery.await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err((error, message))) => {
             use rdkafka::Message;
-            Err(format!("topic {}: {error}", message.topic()))
+            let text = format!("topic {}: {error}", message.topic());
+            Err((kind_of(&error), text))
         }
-        Err(_) => Err("the producer was dropped before delivery".into()),
+        Err(_) => Err((
+            FailureKind::Transient,
+            "the producer was dropped before delivery".into(),
+        )),
     }
 }
 
@@ -158,10 +182,6 @@ async fn confirm(delivery: DeliveryFuture) -> Result<(), String> {
 impl Sink for KafkaSink {
     fn describe(&self) -> String {
         self.settings.redacted.clone()
-    }
-
-    fn required(&self) -> bool {
-        self.required
     }
 
     fn kind(&self) -> &'static str {
@@ -182,20 +202,19 @@ impl Sink for KafkaSink {
     }
 
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
-        let error = |message: String| SinkError {
-            sink: self.describe(),
-            file: file.name.clone(),
-            message,
-        };
-        self.breaker.check().map_err(error)?;
+        self.breaker
+            .check()
+            .map_err(|message| SinkError::new(self, file, FailureKind::Transient, message))?;
         match self.send_file(file).await {
             Ok(messages) => {
                 debug!(file = file.name, messages, "delivered to Kafka");
                 Ok(())
             }
-            Err(message) => {
-                self.breaker.trip(message.clone());
-                Err(error(message))
+            Err((kind, message)) => {
+                if kind == FailureKind::Transient {
+                    self.breaker.trip(message.clone());
+                }
+                Err(SinkError::new(self, file, kind, message))
             }
         }
     }

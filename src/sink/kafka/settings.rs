@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 
 use url::form_urlencoded;
 
+use crate::secret::Secret;
+
 /// Everything the Kafka sink is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaSettings {
@@ -27,8 +29,10 @@ pub struct KafkaSettings {
     pub required: Option<bool>,
     /// Partitions of a topic pmflow creates.
     pub partitions: i32,
-    /// librdkafka producer options, defaults included.
+    /// librdkafka producer options, defaults included, but the secret ones.
     pub producer: BTreeMap<String, String>,
+    /// librdkafka producer options whose values are secrets (`sasl.password`, …).
+    pub secrets: BTreeMap<String, Secret>,
     /// The URL without secret option values, for messages.
     pub redacted: String,
 }
@@ -68,16 +72,19 @@ impl KafkaSettings {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+            secrets: BTreeMap::new(),
             redacted: String::new(),
         };
         let mut shown = form_urlencoded::Serializer::new(String::new());
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            let hidden = if SECRET_OPTIONS.contains(&key.as_ref()) {
-                "***"
-            } else {
-                &value
-            };
-            shown.append_pair(&key, hidden);
+            if SECRET_OPTIONS.contains(&key.as_ref()) {
+                shown.append_pair(&key, "***");
+                settings
+                    .secrets
+                    .insert(key.into_owned(), Secret::new(value.into_owned()));
+                continue;
+            }
+            shown.append_pair(&key, &value);
             match key.as_ref() {
                 "topic" if value.is_empty() => return Err("topic is empty".into()),
                 "topic" => settings.topic = value.into_owned(),
@@ -142,6 +149,8 @@ mod tests {
         assert_eq!(s.producer["linger.ms"], "5");
         assert_eq!(s.producer["enable.idempotence"], "true");
         assert!(!s.redacted.contains("s3cret"), "{}", s.redacted);
+        assert_eq!(s.secrets["sasl.password"].expose(), "s3cret");
+        assert!(!format!("{s:?}").contains("s3cret"));
         assert!(KafkaSettings::from_url("kafka://k1:9092?format=avro").is_err());
         assert!(KafkaSettings::from_url("kafka://?topic=x").is_err());
     }

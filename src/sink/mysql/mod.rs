@@ -65,7 +65,6 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
 pub struct MySqlSink {
     pool: MySqlPool,
     settings: MySqlSettings,
-    required: bool,
     catalog: TableCatalog,
     max_statement_bytes: OnceCell<usize>,
     breaker: Breaker,
@@ -74,8 +73,8 @@ pub struct MySqlSink {
 impl MySqlSink {
     /// A sink for the database of `settings`. Connects lazily: an unreachable server
     /// shows up as failed (and retried) writes, not as a failure to start.
-    pub fn new(settings: MySqlSettings, required: bool) -> Result<Self, sqlx::Error> {
-        let options = MySqlConnectOptions::from_str(&settings.connect_url)?
+    pub fn new(settings: MySqlSettings) -> Result<Self, sqlx::Error> {
+        let options = MySqlConnectOptions::from_str(settings.connect_url.expose())?
             .charset("utf8mb4")
             .timezone(Some("+00:00".to_string()));
         let pool = MySqlPoolOptions::new()
@@ -87,7 +86,6 @@ impl MySqlSink {
             catalog: TableCatalog::new(settings.auto_add_columns),
             breaker: Breaker::new("MySQL", settings.backoff.max * 3),
             settings,
-            required,
             max_statement_bytes: OnceCell::new(),
         })
     }
@@ -170,10 +168,6 @@ impl MySqlSink {
 impl Sink for MySqlSink {
     fn describe(&self) -> String {
         self.settings.redacted.clone()
-    }
-
-    fn required(&self) -> bool {
-        self.required
     }
 
     fn kind(&self) -> &'static str {

@@ -19,6 +19,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::retry::{Backoff, whole_number};
+use crate::secret::Secret;
 
 /// Environment variable holding the password of a `mysql://` URL that has none.
 pub const PASSWORD_ENV: &str = "PMFLOW_MYSQL_PASSWORD";
@@ -27,7 +28,7 @@ pub const PASSWORD_ENV: &str = "PMFLOW_MYSQL_PASSWORD";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MySqlSettings {
     /// Connection URL for sqlx: pmflow's parameters removed, password included.
-    pub connect_url: String,
+    pub connect_url: Secret,
     /// The URL without its password, for messages.
     pub redacted: String,
     /// Connections writing batches at once.
@@ -53,7 +54,7 @@ impl MySqlSettings {
             return Err("the URL names no database (mysql://user:pass@host:3306/db)".into());
         }
         let mut settings = Self {
-            connect_url: String::new(),
+            connect_url: Secret::new(""),
             redacted: String::new(),
             writers: 4,
             batch_rows: 1000,
@@ -98,7 +99,7 @@ impl MySqlSettings {
                     .map_err(|_| "this URL cannot carry a password".to_string())?;
             }
         }
-        settings.connect_url = parsed.to_string();
+        settings.connect_url = Secret::new(parsed.to_string());
         Ok(settings)
     }
 }
@@ -116,10 +117,11 @@ mod tests {
         assert_eq!(s.writers, 8);
         assert!(!s.auto_add_columns);
         assert_eq!(
-            s.connect_url,
+            s.connect_url.expose(),
             "mysql://pm:s3cret@db:3306/pm?ssl-mode=required"
         );
         assert_eq!(s.redacted, "mysql://pm:***@db:3306/pm?ssl-mode=required");
+        assert!(!format!("{s:?}").contains("s3cret"));
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl managed::Manager for Connector {
             let tls = AsyncRustlsConnector::from(tls.clone());
             ftp = ftp.into_secure(tls, &self.settings.host).await?;
         }
-        ftp.login(&self.settings.user, &self.settings.password)
+        ftp.login(self.settings.user.as_str(), self.settings.password.expose())
             .await?;
         ftp.transfer_type(FileType::Binary).await?;
         Ok(ftp)

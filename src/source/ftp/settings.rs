@@ -22,6 +22,7 @@ use rustls_pki_types::pem::PemObject;
 use url::Url;
 
 use crate::retry::{Backoff, whole_number};
+use crate::secret::Secret;
 
 /// Environment variable holding the password of an `ftp://` URL that has none.
 pub const PASSWORD_ENV: &str = "PMFLOW_FTP_PASSWORD";
@@ -48,7 +49,7 @@ pub struct FtpSettings {
     /// User name.
     pub user: String,
     /// Password (empty for anonymous servers that take none).
-    pub password: String,
+    pub password: Secret,
     /// Folder scanned, absolute on the server, without a trailing slash.
     pub folder: String,
     /// Connections at most.
@@ -86,10 +87,10 @@ impl FtpSettings {
                 "" => "anonymous".to_string(),
                 user => decode(user)?,
             },
-            password: match parsed.password() {
+            password: Secret::new(match parsed.password() {
                 Some(password) => decode(password)?,
                 None => std::env::var(PASSWORD_ENV).unwrap_or_default(),
-            },
+            }),
             folder: match folder.trim_end_matches('/') {
                 "" => "/".to_string(),
                 folder => folder.to_string(),
@@ -144,9 +145,10 @@ mod tests {
     fn url_parts_defaults_and_redaction() {
         let s = FtpSettings::from_url("ftp://pm:p%40ss@ftp.example:2121/pm/5ga/?pool=8").unwrap();
         assert_eq!(
-            (s.address.as_str(), s.user.as_str(), s.password.as_str()),
+            (s.address.as_str(), s.user.as_str(), s.password.expose()),
             ("ftp.example:2121", "pm", "p@ss")
         );
+        assert!(!format!("{s:?}").contains("p@ss"));
         assert_eq!((s.folder.as_str(), s.pool), ("/pm/5ga", 8));
         assert_eq!(s.redacted, "ftp://pm:***@ftp.example:2121/pm/5ga/");
         let s = FtpSettings::from_url("ftp://host").unwrap();

@@ -1,0 +1,253 @@
+//! The pipeline's delivery semantics with in-memory sources and sinks: what each sink
+//! answer does to a file (required or optional × stored, transient, rejected,
+//! panicking), completion only after every required acknowledgement, cancellation in
+//! the middle of a cycle, memory bounded under a slow sink, and outcomes reaching the
+//! statistics and the metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{CycleStats, Parts, Pipeline, Progress};
+use crate::config::Workers;
+use crate::format::FormatChoice;
+use crate::sink::Sink;
+use crate::source::SettleRules;
+use crate::test_util::mock::{Behaviour, Journal, MemorySink, MemorySource, pm_file};
+
+/// `count` files `f00.xml`, `f01.xml`, … of nodes `ne00`, `ne01`, ….
+fn files(count: usize) -> Vec<(String, bytes::Bytes)> {
+    (0..count)
+        .map(|i| (format!("f{i:02}.xml"), pm_file(&format!("ne{i:02}"))))
+        .collect()
+}
+
+/// A pipeline of system `t` over `source` into `sinks`, taking files as listed.
+fn pipeline(
+    source: Arc<MemorySource>,
+    sinks: Vec<(Arc<dyn Sink>, bool)>,
+    workers: Workers,
+) -> Pipeline {
+    Pipeline::new(Parts {
+        system: "t".into(),
+        source,
+        settle: SettleRules::NONE,
+        format: FormatChoice::Auto,
+        max_file_bytes: 1 << 20,
+        sinks,
+        schemas: Default::default(),
+        rules: Vec::new(),
+        workers,
+    })
+}
+
+const WORKERS: Workers = Workers {
+    parse: 2,
+    deliver: 2,
+    queue: 2,
+};
+
+fn sink(name: &str, behaviour: Behaviour, journal: &Arc<Journal>) -> Arc<dyn Sink> {
+    Arc::new(MemorySink::new(
+        name,
+        behaviour,
+        Duration::ZERO,
+        journal.clone(),
+    ))
+}
+
+async fn cycle(pipeline: &Pipeline) -> CycleStats {
+    pipeline
+        .run_cycle(&|_| {}, &CancellationToken::new())
+        .await
+        .expect("an in-memory source lists")
+}
+
+/// One file through a required archive that stores it and a second sink answering
+/// with `behaviour`, required or not: the cycle's counts (done, failed, held,
+/// warnings), where the file went, and its reason when quarantined.
+async fn one_file(
+    behaviour: Behaviour,
+    required: bool,
+) -> ((u64, u64, u64, u64), Vec<String>, Option<String>) {
+    let journal = Arc::new(Journal::default());
+    let source = Arc::new(MemorySource::new(files(1), journal.clone()));
+    let sinks = vec![
+        (sink("archive", Behaviour::Store, &journal), true),
+        (sink("db", behaviour, &journal), required),
+    ];
+    let stats = cycle(&pipeline(source.clone(), sinks, WORKERS)).await;
+    let counts = (stats.done, stats.failed, stats.held, stats.totals.warnings);
+    let went = journal
+        .events()
+        .into_iter()
+        .filter(|e| !e.starts_with("stored"))
+        .collect();
+    (counts, went, source.reason("f00.xml"))
+}
+
+#[tokio::test]
+async fn each_answer_of_a_required_sink_decides_the_file() {
+    let (counts, went, _) = one_file(Behaviour::Store, true).await;
+    assert_eq!((counts, went), ((1, 0, 0, 0), vec!["done f00.xml".into()]));
+
+    let (counts, went, _) = one_file(Behaviour::Transient, true).await;
+    assert_eq!(
+        (counts, went),
+        ((0, 0, 1, 0), vec![]),
+        "held for the next cycle"
+    );
+
+    let (counts, went, reason) = one_file(Behaviour::Reject, true).await;
+    assert_eq!(
+        (counts, went),
+        ((0, 1, 0, 0), vec!["failed f00.xml".into()])
+    );
+    assert_eq!(
+        reason.as_deref(),
+        Some("rejected by sink db: file f00.xml: table Cells: no; already stored by: archive")
+    );
+
+    let (counts, went, _) = one_file(Behaviour::Panic, true).await;
+    assert_eq!(
+        (counts, went),
+        ((0, 0, 1, 0), vec![]),
+        "a panicking sink holds the file"
+    );
+}
+
+#[tokio::test]
+async fn an_optional_sink_never_holds_or_fails_a_file() {
+    for behaviour in [Behaviour::Transient, Behaviour::Reject, Behaviour::Panic] {
+        let (counts, went, _) = one_file(behaviour, false).await;
+        assert_eq!(
+            (counts, went),
+            ((1, 0, 0, 1), vec!["done f00.xml".into()]),
+            "{behaviour:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_file_completes_only_after_every_required_sink_stored_it() {
+    let journal = Arc::new(Journal::default());
+    let source = Arc::new(MemorySource::new(files(6), journal.clone()));
+    let slow = MemorySink::new(
+        "slow",
+        Behaviour::Store,
+        Duration::from_millis(30),
+        journal.clone(),
+    );
+    let sinks: Vec<(Arc<dyn Sink>, bool)> = vec![
+        (sink("fast", Behaviour::Store, &journal), true),
+        (Arc::new(slow), true),
+    ];
+    let stats = cycle(&pipeline(source.clone(), sinks, WORKERS)).await;
+    assert_eq!(stats.done, 6);
+    for (name, _) in files(6) {
+        let done = journal.position(&format!("done {name}")).expect("done");
+        for sink in ["fast", "slow"] {
+            let stored = journal
+                .position(&format!("stored {sink} {name}"))
+                .expect("stored");
+            assert!(stored < done, "{name} completed before {sink} stored it");
+        }
+    }
+    assert!(source.inbox().is_empty());
+}
+
+#[tokio::test]
+async fn a_cycle_stopped_midway_completes_what_it_fetched_and_leaves_the_rest() {
+    let journal = Arc::new(Journal::default());
+    let source = Arc::new(MemorySource::new(files(20), journal.clone()));
+    let slow = MemorySink::new(
+        "db",
+        Behaviour::Store,
+        Duration::from_millis(20),
+        journal.clone(),
+    );
+    let pipeline = pipeline(source.clone(), vec![(Arc::new(slow), true)], WORKERS);
+    let stop = CancellationToken::new();
+    let progress = |event: Progress<'_>| {
+        if let Progress::Finished(_) = event {
+            stop.cancel();
+        }
+    };
+    let stats = pipeline.run_cycle(&progress, &stop).await.unwrap();
+    let done: Vec<String> = journal
+        .events()
+        .iter()
+        .filter_map(|e| e.strip_prefix("done ").map(str::to_string))
+        .collect();
+    assert!(!done.is_empty() && done.len() < 20, "{done:?}");
+    assert_eq!(
+        (stats.done, stats.held),
+        (done.len() as u64, 20 - done.len() as u64)
+    );
+    // Nothing lost: every file is either done or still in the inbox, never both.
+    let mut all = done.clone();
+    all.extend(source.inbox());
+    all.sort();
+    assert_eq!(
+        all,
+        files(20).into_iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_sink_bounds_the_files_in_memory() {
+    let journal = Arc::new(Journal::default());
+    let source = Arc::new(MemorySource::new(files(30), journal.clone()));
+    let slow = MemorySink::new(
+        "db",
+        Behaviour::Store,
+        Duration::from_millis(10),
+        journal.clone(),
+    );
+    let stats = cycle(&pipeline(
+        source.clone(),
+        vec![(Arc::new(slow), true)],
+        WORKERS,
+    ))
+    .await;
+    assert_eq!(stats.done, 30);
+    // Reserved queue places, files being planned, files at the sinks.
+    let bound = WORKERS.queue + WORKERS.deliver + WORKERS.deliver;
+    let most = source.most_in_memory();
+    assert!(
+        most <= bound,
+        "{most} files in memory at once, bound {bound}"
+    );
+    assert!(most >= 2, "the stages overlapped: {most}");
+}
+
+#[test]
+fn outcomes_reach_the_metrics() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let journal = Arc::new(Journal::default());
+            let source = Arc::new(MemorySource::new(files(1), journal.clone()));
+            let sinks = vec![
+                (sink("db", Behaviour::Reject, &journal), true),
+                (sink("kafka", Behaviour::Transient, &journal), false),
+            ];
+            cycle(&pipeline(source, sinks, WORKERS)).await;
+        })
+    });
+    let text = handle.render();
+    for line in [
+        "pmflow_files_failed_total{system=\"t\"} 1",
+        "pmflow_sink_errors_total{system=\"t\",sink=\"memory\",required=\"true\",outcome=\"rejected\"} 1",
+        "pmflow_sink_errors_total{system=\"t\",sink=\"memory\",required=\"false\",outcome=\"transient\"} 1",
+        "pmflow_oldest_held_file_age_seconds{system=\"t\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+}

@@ -1,0 +1,73 @@
+//! A sink whose answer a test chooses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::Journal;
+use crate::sink::{FailureKind, PlannedFile, Sink, SinkError};
+
+/// How a [`MemorySink`] answers every file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Stores it (after `delay`).
+    Store,
+    /// Fails as a store that is down does.
+    Transient,
+    /// Refuses the data for good.
+    Reject,
+    /// Panics, as a bug would.
+    Panic,
+}
+
+/// A sink that answers as its [`Behaviour`] says, after a delay, journaling what it
+/// stored.
+pub struct MemorySink {
+    name: String,
+    behaviour: Behaviour,
+    delay: Duration,
+    journal: Arc<Journal>,
+}
+
+impl MemorySink {
+    /// A sink named `name` answering with `behaviour` after `delay`.
+    pub fn new(name: &str, behaviour: Behaviour, delay: Duration, journal: Arc<Journal>) -> Self {
+        Self {
+            name: name.to_string(),
+            behaviour,
+            delay,
+            journal,
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for MemorySink {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
+        tokio::time::sleep(self.delay).await;
+        let fail = |kind| Err(SinkError::new(self, file, kind, "table Cells: no"));
+        match self.behaviour {
+            Behaviour::Store => {
+                self.journal
+                    .record(format!("stored {} {}", self.name, file.name));
+                Ok(())
+            }
+            Behaviour::Transient => fail(FailureKind::Transient),
+            Behaviour::Reject => fail(FailureKind::Rejected),
+            Behaviour::Panic => panic!("{} is broken", self.name),
+        }
+    }
+}
