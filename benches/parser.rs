@@ -3,7 +3,8 @@
 //! Both run single-threaded in the same process, so their ratio is what to read.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pmflow::format::{FileContext, threegpp};
+use pmflow::format::threegpp::ThreeGppXml;
+use pmflow::format::{Content, FileContext, Format};
 use pmflow::generator::{GenOptions, GenSystem, default_start, render};
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -30,12 +31,13 @@ fn parse_all(files: &[String]) -> u64 {
     let ctx = FileContext {
         system: "5ga".into(),
         file_name: "bench.xml".into(),
-        file_id: "0".into(),
     };
+    let file_id = || "0".to_string();
     files
         .iter()
         .map(|xml| {
-            threegpp::parse(xml.as_bytes(), &ctx)
+            ThreeGppXml
+                .parse(Content::Bytes(xml.as_bytes()), &ctx, &file_id)
                 .expect("generated files parse")
                 .counter_values
         })

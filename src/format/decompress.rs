@@ -1,7 +1,12 @@
 //! Transport compression, detected by magic bytes rather than trusted file names.
+//! A gzip file is decompressed through [`Inflating`], which stops past
+//! `max_file_bytes` and hashes on the way, so a large file can stream through its
+//! parser without being held whole.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::Read;
+use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -20,12 +25,71 @@ pub enum DecompressError {
     TooLarge { max: u64 },
 }
 
+/// Whether `bytes` are gzip.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+/// What an [`Inflating`] stream has produced so far.
+#[derive(Debug, Default)]
+pub struct Inflated {
+    /// Hash of the decompressed bytes so far (the file id, once all are read).
+    pub hasher: blake3::Hasher,
+    /// Decompressed bytes so far.
+    pub bytes: u64,
+    /// Why decompression stopped early, if it did.
+    pub error: Option<DecompressError>,
+}
+
+/// A gzip file decompressed as it is read: hashed and counted on the way, and
+/// failing once more than `max` bytes came out. What it produced is shared, so the
+/// file id can be taken while a parser still holds the stream.
+pub struct Inflating<'a> {
+    decoder: MultiGzDecoder<&'a [u8]>,
+    max: u64,
+    inflated: Rc<RefCell<Inflated>>,
+}
+
+impl<'a> Inflating<'a> {
+    /// A stream over the gzip `bytes`, and what it will have produced.
+    pub fn new(bytes: &'a [u8], max: u64) -> (Self, Rc<RefCell<Inflated>>) {
+        let inflated = Rc::new(RefCell::new(Inflated::default()));
+        let stream = Self {
+            decoder: MultiGzDecoder::new(bytes),
+            max,
+            inflated: inflated.clone(),
+        };
+        (stream, inflated)
+    }
+}
+
+impl Read for Inflating<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut inflated = self.inflated.borrow_mut();
+        let n = match self.decoder.read(out) {
+            Ok(n) => n,
+            Err(error) => {
+                let message = error.to_string();
+                inflated.error = Some(DecompressError::Corrupt(error));
+                return Err(std::io::Error::other(message));
+            }
+        };
+        inflated.bytes += n as u64;
+        if inflated.bytes > self.max {
+            inflated.error = Some(DecompressError::TooLarge { max: self.max });
+            return Err(std::io::Error::other("larger than max_file_bytes"));
+        }
+        inflated.hasher.update(&out[..n]);
+        Ok(n)
+    }
+}
+
 /// Returns `bytes` decompressed when they are gzip (any number of members), or as
 /// they are otherwise. A truncated or corrupt gzip stream is an error, and so is
 /// content of more than `max` bytes: decompression stops there, so memory stays
 /// bounded whatever the file claims.
 pub fn decompress(bytes: &[u8], max: u64) -> Result<Cow<'_, [u8]>, DecompressError> {
-    if !bytes.starts_with(&GZIP_MAGIC) {
+    if !is_gzip(bytes) {
         if bytes.len() as u64 > max {
             return Err(DecompressError::TooLarge { max });
         }
@@ -92,5 +156,24 @@ mod tests {
         );
         assert!(decompress(b"<x/>", 3).is_err());
         assert_eq!(decompress(&bomb, 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn inflating_hashes_counts_and_stops_past_the_limit() {
+        let data = vec![b'x'; 100_000];
+        let zipped = gzip(&data);
+        let (mut stream, inflated) = Inflating::new(&zipped, 200_000);
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        let inflated = inflated.borrow();
+        assert_eq!(inflated.bytes, 100_000);
+        assert_eq!(inflated.hasher.finalize(), blake3::hash(&data));
+        let (mut stream, inflated) = Inflating::new(&zipped, 1000);
+        assert!(stream.read_to_end(&mut Vec::new()).is_err());
+        assert!(matches!(
+            inflated.borrow().error,
+            Some(DecompressError::TooLarge { max: 1000 })
+        ));
     }
 }

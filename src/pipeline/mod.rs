@@ -423,25 +423,21 @@ impl Pipeline {
         let (format, max) = (self.format, self.max_file_bytes);
         let parsed = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let content =
-                format::decompress::decompress(&bytes, max).map_err(|e| format!("{name}: {e}"))?;
-            let file_id = format::file_id(&content);
             let ctx = FileContext {
                 system,
                 file_name: name,
-                file_id: file_id.clone(),
             };
-            let parsed = format.parse(&content, &ctx).map_err(|e| e.to_string())?;
-            Ok::<_, String>((file_id, parsed, content.len() as u64, started.elapsed()))
+            let read = format.read(&bytes, &ctx, max)?;
+            Ok::<_, String>((read, started.elapsed()))
         })
         .await;
         let result = match parsed {
-            Ok(Ok((file_id, parsed, content_bytes, elapsed))) => {
+            Ok(Ok((read, elapsed))) => {
                 report.parse = elapsed;
-                report.content_bytes = content_bytes;
-                report.rows = parsed.rows() as u64;
-                report.counter_values = parsed.counter_values;
-                Ok((file_id, parsed))
+                report.content_bytes = read.content_bytes;
+                report.rows = read.parsed.rows() as u64;
+                report.counter_values = read.parsed.counter_values;
+                Ok((read.file_id, read.parsed))
             }
             Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),
             Err(join_error) => Err(ParseFailure::Invalid(format!(

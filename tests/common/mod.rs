@@ -126,7 +126,6 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
     let ctx = FileContext {
         system: "test".into(),
         file_name: name.into(),
-        file_id: format::file_id(&content),
     };
     format::threegpp::parse(&content, &ctx).map_err(|e| e.to_string())
 }

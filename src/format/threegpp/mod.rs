@@ -10,13 +10,15 @@
 mod filename;
 mod time;
 
+use std::io::BufRead;
+
 use foldhash::HashMap;
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::builder::{TableBuilder, Value, classify};
 use super::naming::{FALLBACK_TABLE, table_from_meas_info_id, table_from_object};
-use super::{FileContext, ParseError, ParsedFile, TableBatch};
+use super::{Content, FileContext, ParseError, ParsedFile, TableBatch};
 
 pub use filename::node_from_file_name;
 
@@ -35,31 +37,165 @@ impl super::Format for ThreeGppXml {
         root(b"measCollecFile") || root(b"measDataFile")
     }
 
-    fn parse(&self, content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
-        parse(content, ctx)
+    fn parse(
+        &self,
+        content: Content<'_>,
+        ctx: &FileContext,
+        file_id: &dyn Fn() -> String,
+    ) -> Result<ParsedFile, ParseError> {
+        match content {
+            Content::Bytes(bytes) => parse_events(&mut SliceEvents::new(bytes), ctx, file_id),
+            Content::Stream(reader) => parse_events(&mut StreamEvents::new(reader), ctx, file_id),
+        }
     }
 }
 
-/// Parses one decompressed 3GPP XML file into one batch per measurement table.
+/// Parses one decompressed 3GPP XML file in memory into one batch per measurement
+/// table, its `file_id` the hash of `content`.
 pub fn parse(content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
-    if content.iter().all(u8::is_ascii_whitespace) {
-        let message = "empty file".to_string();
+    let file_id = || super::file_id(content);
+    parse_events(&mut SliceEvents::new(content), ctx, &file_id)
+}
+
+/// Where the parser's XML events come from: a file in memory, read without copying,
+/// or a stream (a gzip file decompressed as it is read), so memory does not grow with
+/// the file's size.
+trait Events {
+    /// The next event.
+    fn next_event(&mut self) -> quick_xml::Result<Event<'_>>;
+    /// Whether nothing but whitespace was read so far (checked at the end).
+    fn blank(&self) -> bool;
+    /// The line the reader stopped at after an error (1-based).
+    fn error_line(&self) -> u64;
+}
+
+/// A file in memory.
+struct SliceEvents<'a> {
+    reader: Reader<&'a [u8]>,
+    content: &'a [u8],
+}
+
+impl<'a> SliceEvents<'a> {
+    fn new(content: &'a [u8]) -> Self {
+        let mut reader = Reader::from_reader(content);
+        reader.config_mut().check_end_names = true;
+        Self { reader, content }
+    }
+}
+
+impl Events for SliceEvents<'_> {
+    fn next_event(&mut self) -> quick_xml::Result<Event<'_>> {
+        self.reader.read_event()
+    }
+
+    fn blank(&self) -> bool {
+        self.content.iter().all(u8::is_ascii_whitespace)
+    }
+
+    fn error_line(&self) -> u64 {
+        let position = self
+            .reader
+            .error_position()
+            .max(self.reader.buffer_position());
+        let end = (position as usize).min(self.content.len());
+        1 + self.content[..end].iter().filter(|&&b| b == b'\n').count() as u64
+    }
+}
+
+/// A stream, read through a buffer that holds one event at a time; lines are
+/// counted as the bytes go by.
+struct StreamEvents<'r> {
+    reader: Reader<LineCounting<'r>>,
+    buf: Vec<u8>,
+}
+
+impl<'r> StreamEvents<'r> {
+    fn new(stream: &'r mut dyn BufRead) -> Self {
+        let mut reader = Reader::from_reader(LineCounting {
+            inner: stream,
+            newlines: 0,
+            non_blank: false,
+        });
+        reader.config_mut().check_end_names = true;
+        Self {
+            reader,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl Events for StreamEvents<'_> {
+    fn next_event(&mut self) -> quick_xml::Result<Event<'_>> {
+        self.buf.clear();
+        self.reader.read_event_into(&mut self.buf)
+    }
+
+    fn blank(&self) -> bool {
+        !self.reader.get_ref().non_blank
+    }
+
+    fn error_line(&self) -> u64 {
+        1 + self.reader.get_ref().newlines
+    }
+}
+
+/// A buffered reader that counts the newlines it has handed out, and whether it
+/// handed out anything but whitespace.
+struct LineCounting<'r> {
+    inner: &'r mut dyn BufRead,
+    newlines: u64,
+    non_blank: bool,
+}
+
+impl std::io::Read for LineCounting<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for LineCounting<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(buffer) = self.inner.fill_buf() {
+            let consumed = &buffer[..amount.min(buffer.len())];
+            self.newlines += memchr::memchr_iter(b'\n', consumed).count() as u64;
+            if !self.non_blank {
+                self.non_blank = !consumed.iter().all(u8::is_ascii_whitespace);
+            }
+        }
+        self.inner.consume(amount);
+    }
+}
+
+/// Parses the events of one file; `file_id` is asked for once every event was read.
+fn parse_events(
+    events: &mut impl Events,
+    ctx: &FileContext,
+    file_id: &dyn Fn() -> String,
+) -> Result<ParsedFile, ParseError> {
+    let mut parser = Parser::new(ctx);
+    let result = parser.run(events);
+    if events.blank() {
         return Err(ParseError {
             file: ctx.file_name.clone(),
             line: None,
-            message,
+            message: "empty file".to_string(),
         });
     }
-    let mut parser = Parser::new(content, ctx);
-    match parser.run() {
-        Ok(()) => parser.finish(),
-        Err(message) => {
-            let position = parser
-                .reader
-                .error_position()
-                .max(parser.reader.buffer_position());
-            Err(parser.error_at(position, message))
-        }
+    match result {
+        Ok(()) => parser.finish(&file_id()),
+        Err(message) => Err(ParseError {
+            file: ctx.file_name.clone(),
+            line: Some(events.error_line()),
+            message,
+        }),
     }
 }
 
@@ -94,8 +230,6 @@ struct CurrentRow {
 }
 
 struct Parser<'a> {
-    reader: Reader<&'a [u8]>,
-    content: &'a [u8],
     ctx: &'a FileContext,
     root_seen: bool,
     depth: usize,
@@ -114,12 +248,8 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(content: &'a [u8], ctx: &'a FileContext) -> Self {
-        let mut reader = Reader::from_reader(content);
-        reader.config_mut().check_end_names = true;
+    fn new(ctx: &'a FileContext) -> Self {
         Self {
-            reader,
-            content,
             ctx,
             root_seen: false,
             depth: 0,
@@ -137,21 +267,10 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn error_at(&self, position: u64, message: String) -> ParseError {
-        let end = (position as usize).min(self.content.len());
-        let line = 1 + self.content[..end].iter().filter(|&&b| b == b'\n').count() as u64;
-        ParseError {
-            file: self.ctx.file_name.clone(),
-            line: Some(line),
-            message,
-        }
-    }
-
-    fn run(&mut self) -> Result<(), String> {
+    fn run(&mut self, events: &mut impl Events) -> Result<(), String> {
         loop {
-            match self
-                .reader
-                .read_event()
+            match events
+                .next_event()
                 .map_err(|e| format!("malformed XML: {e}"))?
             {
                 Event::Start(e) => {
@@ -416,11 +535,11 @@ impl<'a> Parser<'a> {
             .unwrap_or_else(|| self.ctx.file_name.clone())
     }
 
-    fn finish(self) -> Result<ParsedFile, ParseError> {
+    fn finish(self, file_id: &str) -> Result<ParsedFile, ParseError> {
         let mut tables = Vec::with_capacity(self.tables.len());
         for (table, builder) in self.tables {
             let batch = builder
-                .finish(&self.ctx.system, &self.ctx.file_id, &self.ne_names)
+                .finish(&self.ctx.system, file_id, &self.ne_names)
                 .map_err(|e| ParseError {
                     file: self.ctx.file_name.clone(),
                     line: None,
