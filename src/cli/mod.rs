@@ -9,6 +9,7 @@ mod ddl;
 mod explain;
 mod generate;
 mod ingest;
+mod memory;
 mod query;
 mod run;
 
@@ -62,6 +63,7 @@ impl From<anyhow::Error> for Failure {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    memory::limit_arenas();
     let cli = Cli::parse();
     // The service logs each cycle at info; one-shot commands print their own results.
     let default_level = match cli.command {

@@ -115,6 +115,7 @@ impl<'r> StreamEvents<'r> {
             inner: stream,
             newlines: 0,
             non_blank: false,
+            since_markup: 0,
         });
         reader.config_mut().check_end_names = true;
         Self {
@@ -139,12 +140,18 @@ impl Events for StreamEvents<'_> {
     }
 }
 
-/// A buffered reader that counts the newlines it has handed out, and whether it
-/// handed out anything but whitespace.
+/// The longest run of bytes without markup a streamed file may have: a PM file's
+/// texts are values and names, so a longer one is garbage (a gzip bomb of zeros),
+/// refused before the XML reader buffers it.
+const MAX_TEXT_RUN: u64 = 16 << 20;
+
+/// A buffered reader that counts the newlines it has handed out, whether it handed
+/// out anything but whitespace, and the bytes since the last `<`.
 struct LineCounting<'r> {
     inner: &'r mut dyn BufRead,
     newlines: u64,
     non_blank: bool,
+    since_markup: u64,
 }
 
 impl std::io::Read for LineCounting<'_> {
@@ -159,6 +166,11 @@ impl std::io::Read for LineCounting<'_> {
 
 impl BufRead for LineCounting<'_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.since_markup > MAX_TEXT_RUN {
+            return Err(std::io::Error::other(format!(
+                "more than {MAX_TEXT_RUN} bytes without markup: not a PM file"
+            )));
+        }
         self.inner.fill_buf()
     }
 
@@ -169,6 +181,10 @@ impl BufRead for LineCounting<'_> {
             if !self.non_blank {
                 self.non_blank = !consumed.iter().all(u8::is_ascii_whitespace);
             }
+            self.since_markup = match memchr::memrchr(b'<', consumed) {
+                Some(at) => (consumed.len() - at - 1) as u64,
+                None => self.since_markup + consumed.len() as u64,
+            };
         }
         self.inner.consume(amount);
     }
