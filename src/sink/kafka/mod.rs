@@ -49,16 +49,20 @@ impl KafkaSink {
     /// A sink for `system`'s files; the producer connects in the background.
     pub fn new(settings: KafkaSettings, system: &str) -> Result<Self, KafkaError> {
         let mut config = ClientConfig::new();
+        let mut admin_config = ClientConfig::new();
         for (key, value) in &settings.producer {
             config.set(key, value);
+            if reaches_the_broker(key) {
+                admin_config.set(key, value);
+            }
         }
+        // Every secret option is a connection's (SASL, SSL).
         for (key, secret) in &settings.secrets {
             config.set(key, secret.expose());
+            admin_config.set(key, secret.expose());
         }
         let producer: FutureProducer = config.create()?;
-        let admin = ClientConfig::new()
-            .set("bootstrap.servers", &settings.brokers)
-            .create()?;
+        let admin = admin_config.create()?;
         Ok(Self {
             producer,
             admin,
@@ -147,6 +151,16 @@ impl KafkaSink {
     }
 }
 
+/// Whether a producer option is one the admin client (topic creation) needs too: how
+/// to reach and authenticate to the brokers, not how to produce.
+fn reaches_the_broker(key: &str) -> bool {
+    key == "bootstrap.servers"
+        || key == "client.id"
+        || ["security.", "sasl.", "ssl."]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+}
+
 /// Whether a failed send may pass: a message the broker refuses for its size or
 /// form is refused again; anything else (broker down, timeouts) may pass.
 fn kind_of(error: &KafkaError) -> FailureKind {
@@ -216,6 +230,32 @@ impl Sink for KafkaSink {
                 }
                 Err(SinkError::new(self, file, kind, message))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_client_gets_the_connection_options_only() {
+        for key in [
+            "bootstrap.servers",
+            "client.id",
+            "security.protocol",
+            "sasl.mechanism",
+            "ssl.ca.location",
+        ] {
+            assert!(reaches_the_broker(key), "{key}");
+        }
+        for key in [
+            "enable.idempotence",
+            "acks",
+            "linger.ms",
+            "compression.type",
+        ] {
+            assert!(!reaches_the_broker(key), "{key}");
         }
     }
 }
