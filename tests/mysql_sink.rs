@@ -328,9 +328,12 @@ fn file_ids_in(dir: &Path) -> Vec<String> {
         .filter(|name| dir.join(name).is_file())
         .map(|name| {
             let bytes = std::fs::read(dir.join(name)).unwrap();
-            pmflow::format::file_id(
-                &pmflow::format::decompress::decompress(&bytes, u64::MAX).unwrap(),
-            )
+            let ctx = pmflow::format::FileContext {
+                system: "5ga".into(),
+                file_name: name.clone(),
+            };
+            let read = pmflow::format::FormatChoice::Auto.read(&bytes, &ctx, u64::MAX);
+            read.unwrap().file_id
         })
         .collect()
 }

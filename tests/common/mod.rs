@@ -120,14 +120,14 @@ pub fn parse_file(path: &Path) -> Result<ParsedFile, String> {
     parse_bytes(&path.file_name().unwrap().to_string_lossy(), &bytes)
 }
 
-/// Parses bytes as a file of the given name.
+/// Parses bytes as a file of the given name, as the pipeline reads it.
 pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
-    let content = format::decompress::decompress(bytes, u64::MAX).map_err(|e| e.to_string())?;
     let ctx = FileContext {
         system: "test".into(),
         file_name: name.into(),
     };
-    format::threegpp::parse(&content, &ctx).map_err(|e| e.to_string())
+    let xml = format::FormatChoice::by_name("3gpp-xml").unwrap();
+    xml.read(bytes, &ctx, u64::MAX).map(|read| read.parsed)
 }
 
 /// Every value of `column` in `table` for rows whose object is `object`, as text
