@@ -25,15 +25,16 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::format::FormatChoice;
 use crate::plan::{Rule, RuleError, rules};
-use crate::sink::clickhouse::ClickHouseSettings;
-use crate::sink::kafka::KafkaSettings;
-use crate::sink::mysql::MySqlSettings;
+use crate::sink::SinkConfig;
+use crate::sink::parquet::config::ArchiveConfig;
+use crate::sink::registry::{kind_of, sink_table, url_table};
 use crate::source::ftp::FtpSettings;
 use crate::source::{DEFAULT_TEMPORARY_NAMES, NameFilter, SettleRules, scan_paths};
 
@@ -81,9 +82,10 @@ pub struct PlanFile {
     pub rules: Option<PathBuf>,
     /// Where files come from.
     pub source: Option<SourceSection>,
-    /// Where rows go.
+    /// Where rows go: one table per sink, with its `url`, `required` and the keys of
+    /// its kind (see `sink::registry`).
     #[serde(default)]
-    pub sink: Vec<SinkSection>,
+    pub sink: Vec<toml::Table>,
     /// Concurrency and queue sizes.
     #[serde(default)]
     pub workers: WorkersSection,
@@ -131,60 +133,6 @@ impl SourceSection {
     }
 }
 
-/// `[[sink]]` of a plan file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SinkSection {
-    /// Sink URL, e.g. `parquet:///data/archive`.
-    pub url: String,
-    /// Whether a failure holds files back (default true).
-    pub required: Option<bool>,
-    /// MySQL: whether new counters become new columns (default true).
-    pub auto_add_columns: Option<bool>,
-    /// MySQL: connections writing at once (default 4).
-    pub writers: Option<usize>,
-    /// MySQL: rows per statement at most (default 1000).
-    pub batch_rows: Option<usize>,
-    /// Kafka: librdkafka producer options (`[sink.kafka]`), e.g.
-    /// `"queue.buffering.max.ms" = 5`.
-    #[serde(default)]
-    pub kafka: std::collections::BTreeMap<String, toml::Value>,
-}
-
-impl SinkSection {
-    /// The URL with the section's sink options appended as URL parameters, the form
-    /// `--sink` takes them in on the command line.
-    fn url_with_options(&self) -> String {
-        let options = [
-            (
-                "auto_add_columns",
-                self.auto_add_columns.map(|v| v.to_string()),
-            ),
-            ("writers", self.writers.map(|v| v.to_string())),
-            ("batch_rows", self.batch_rows.map(|v| v.to_string())),
-        ];
-        let kafka = self.kafka.iter().map(|(key, value)| {
-            let text = match value {
-                toml::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            (key.as_str(), Some(text))
-        });
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in options.iter().map(|(k, v)| (*k, v.clone())).chain(kafka) {
-            if let Some(value) = value {
-                query.append_pair(key, &value);
-            }
-        }
-        let query = query.finish();
-        match (query.is_empty(), self.url.contains('?')) {
-            (true, _) => self.url.clone(),
-            (false, true) => format!("{}&{query}", self.url),
-            (false, false) => format!("{}?{query}", self.url),
-        }
-    }
-}
-
 /// `[workers]` of a plan file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -226,55 +174,32 @@ pub struct Overrides {
     pub no_settle: bool,
 }
 
-/// A sink as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SinkSpec {
-    /// The Parquet archive at a local directory.
-    Archive { url: String, required: bool },
-    /// A MySQL database.
-    MySql {
-        settings: MySqlSettings,
-        required: bool,
-    },
-    /// A ClickHouse database.
-    ClickHouse {
-        settings: ClickHouseSettings,
-        required: bool,
-    },
-    /// Kafka topics.
-    Kafka {
-        settings: KafkaSettings,
-        required: bool,
-    },
+/// A sink as configured: its kind's typed configuration, and whether its failures
+/// hold files back.
+#[derive(Debug, Clone)]
+pub struct SinkSpec {
+    /// What the sink is built from.
+    pub config: Arc<dyn SinkConfig>,
+    /// Whether a failure of this sink holds files back.
+    pub required: bool,
 }
 
 impl SinkSpec {
-    /// Whether a failure of this sink holds files back.
-    pub fn required(&self) -> bool {
-        match self {
-            SinkSpec::Archive { required, .. }
-            | SinkSpec::MySql { required, .. }
-            | SinkSpec::ClickHouse { required, .. }
-            | SinkSpec::Kafka { required, .. } => *required,
-        }
+    /// The configuration if it is of kind `T`, for commands that read one kind's
+    /// settings.
+    pub fn config_of<T: 'static>(&self) -> Option<&T> {
+        self.config.as_any().downcast_ref()
     }
 }
 
 impl std::fmt::Display for SinkSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = if self.required() {
+        let kind = if self.required {
             "required"
         } else {
             "optional"
         };
-        match self {
-            SinkSpec::Archive { url, .. } => write!(f, "parquet archive {url} ({kind})"),
-            SinkSpec::MySql { settings, .. } => write!(f, "mysql {} ({kind})", settings.redacted),
-            SinkSpec::ClickHouse { settings, .. } => {
-                write!(f, "clickhouse {} ({kind})", settings.redacted)
-            }
-            SinkSpec::Kafka { settings, .. } => write!(f, "kafka {} ({kind})", settings.redacted),
-        }
+        write!(f, "{} ({kind})", self.config)
     }
 }
 
@@ -410,40 +335,22 @@ fn take_settle_parameters(url: &str, settle: &mut SettleRules) -> Result<String,
     })
 }
 
-/// Parses a sink URL. `required` is what the plan says, if anything; otherwise Kafka
-/// is optional (its `required=` URL parameter aside) and every other sink required.
-pub fn parse_sink(url: &str, required: Option<bool>) -> Result<SinkSpec, ConfigError> {
-    let required_by_default = required.unwrap_or(true);
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        None | Some("parquet" | "file") => Ok(SinkSpec::Archive {
-            url: url.to_string(),
-            required: required_by_default,
-        }),
-        Some("mysql") => Ok(SinkSpec::MySql {
-            settings: MySqlSettings::from_url(url)
-                .map_err(|message| invalid("sink", format!("mysql:// URL: {message}")))?,
-            required: required_by_default,
-        }),
-        Some("clickhouse") => Ok(SinkSpec::ClickHouse {
-            settings: ClickHouseSettings::from_url(url)
-                .map_err(|message| invalid("sink", format!("clickhouse:// URL: {message}")))?,
-            required: required_by_default,
-        }),
-        Some("kafka") => {
-            let settings = KafkaSettings::from_url(url)
-                .map_err(|message| invalid("sink", format!("kafka:// URL: {message}")))?;
-            let required = settings.required.or(required).unwrap_or(false);
-            Ok(SinkSpec::Kafka { settings, required })
+/// Reads a sink's table (a plan's `[[sink]]`, or a URL given alone): its kind from
+/// the URL's scheme, `required` (else the kind's default), then the kind's own keys.
+pub fn parse_sink(table: toml::Table) -> Result<SinkSpec, ConfigError> {
+    let mut table = sink_table(table).map_err(|m| invalid("sink", m))?;
+    let url = table["url"].as_str().unwrap_or_default().to_string();
+    let kind = kind_of(&url).map_err(|m| invalid("sink", m))?;
+    let required = match table.remove("required") {
+        None => kind.required_by_default,
+        Some(toml::Value::Boolean(required)) => required,
+        Some(other) => {
+            let message = format!("{url}: required: expected true or false, got {other}");
+            return Err(invalid("sink", message));
         }
-        Some(scheme @ "s3") => Err(invalid(
-            "sink",
-            format!("{scheme}:// sinks are not available in this version of pmflow"),
-        )),
-        Some(scheme) => Err(invalid(
-            "sink",
-            format!("unknown sink scheme {scheme:?} in {url:?}"),
-        )),
-    }
+    };
+    let config = (kind.configure)(table).map_err(|m| invalid("sink", format!("{url}: {m}")))?;
+    Ok(SinkSpec { config, required })
 }
 
 impl SystemPlan {
@@ -512,18 +419,20 @@ impl SystemPlan {
             None => Vec::new(),
         };
         let sinks = if overrides.archive.is_some() || !overrides.sinks.is_empty() {
-            let archive = overrides.archive.iter().map(|dir| parse_sink(dir, None));
-            let flags = overrides.sinks.iter().map(|url| parse_sink(url, None));
-            archive.chain(flags).collect::<Result<Vec<_>, _>>()?
+            let urls = overrides.archive.iter().chain(&overrides.sinks);
+            urls.map(|url| parse_sink(url_table(url).map_err(|m| invalid("sink", m))?))
+                .collect::<Result<Vec<_>, _>>()?
         } else {
             file.sink
-                .iter()
-                .map(|s| {
-                    let url = match s.url.split_once("://") {
-                        None => in_plan(Path::new(&s.url)).display().to_string(),
-                        Some(_) => s.url_with_options(),
-                    };
-                    parse_sink(&url, s.required)
+                .into_iter()
+                .map(|mut table| {
+                    // A path in a plan is relative to the plan.
+                    if let Some(toml::Value::String(url)) = table.get_mut("url") {
+                        if !url.contains("://") {
+                            *url = in_plan(Path::new(url.as_str())).display().to_string();
+                        }
+                    }
+                    parse_sink(table)
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
@@ -569,10 +478,10 @@ impl SystemPlan {
 
     /// The first archive sink's URL, where `query` and `explain` find table schemas.
     pub fn archive_url(&self) -> Option<&str> {
-        self.sinks.iter().find_map(|sink| match sink {
-            SinkSpec::Archive { url, .. } => Some(url.as_str()),
-            _ => None,
-        })
+        self.sinks
+            .iter()
+            .find_map(|sink| sink.config_of::<ArchiveConfig>())
+            .map(|archive| archive.url.as_str())
     }
 }
 
@@ -628,12 +537,11 @@ mod tests {
             resolved.source,
             Some(SourceSpec::Local(dir.path().join("in")))
         );
+        let sinks: Vec<String> = resolved.sinks.iter().map(|s| s.to_string()).collect();
+        let archive = dir.path().join("arch");
         assert_eq!(
-            resolved.sinks,
-            [SinkSpec::Archive {
-                url: dir.path().join("arch").display().to_string(),
-                required: false
-            }]
+            sinks,
+            [format!("parquet archive {} (optional)", archive.display())]
         );
         std::fs::write(&plan, "sytem = \"x\"\n").unwrap();
         assert!(SystemPlan::resolve(Some(&plan), Overrides::default()).is_err());
@@ -675,5 +583,61 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("source: settle_s=soon"), "{err}");
+    }
+
+    #[test]
+    fn a_sink_table_is_read_by_its_kind_and_a_url_the_same_way() {
+        use crate::sink::kafka::KafkaSettings;
+        use crate::sink::mysql::MySqlSettings;
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("p.toml");
+        std::fs::write(
+            &plan,
+            "[[sink]]\nurl = \"mysql://pm:pw@db/pm?ssl-mode=disabled\"\nwriters = 8\n\
+             batch_rows = 500\n[[sink]]\nurl = \"kafka://k:9092\"\nrequired = true\n\
+             topic = \"pm.{table}\"\n[sink.kafka]\n\"linger.ms\" = 2\n",
+        )
+        .unwrap();
+        let from_plan = SystemPlan::resolve(Some(&plan), Overrides::default()).unwrap();
+        let flags = Overrides {
+            sinks: vec![
+                "mysql://pm:pw@db/pm?ssl-mode=disabled&writers=8&batch_rows=500".into(),
+                "kafka://k:9092?required=true&topic=pm.{table}&linger.ms=2".into(),
+            ],
+            ..Default::default()
+        };
+        let from_flags = SystemPlan::resolve(None, flags).unwrap();
+        for plan in [&from_plan, &from_flags] {
+            let mysql = plan.sinks[0].config_of::<MySqlSettings>().unwrap();
+            assert_eq!((mysql.writers, mysql.batch_rows), (8, 500));
+            assert_eq!(
+                mysql.connect_url.expose(),
+                "mysql://pm:pw@db/pm?ssl-mode=disabled"
+            );
+            assert!(plan.sinks[0].required);
+            let kafka = plan.sinks[1].config_of::<KafkaSettings>().unwrap();
+            assert_eq!(kafka.topic, "pm.{table}");
+            assert_eq!(kafka.producer["linger.ms"], "2");
+            assert!(plan.sinks[1].required);
+            assert_eq!(plan.sinks[1].to_string(), from_flags.sinks[1].to_string());
+        }
+        let unknown = "[[sink]]\nurl = \"clickhouse://ch/pm\"\nbatchrows = 5\n";
+        std::fs::write(&plan, unknown).unwrap();
+        let err = SystemPlan::resolve(Some(&plan), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("sink: clickhouse://ch/pm: batchrows: unknown field"),
+            "{err}"
+        );
+        let optional = Overrides {
+            sinks: vec![
+                "kafka://k:9092".into(),
+                "mysql://db/pm?required=false".into(),
+            ],
+            ..Default::default()
+        };
+        let resolved = SystemPlan::resolve(None, optional).unwrap();
+        assert!(resolved.sinks.iter().all(|s| !s.required));
     }
 }

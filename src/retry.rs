@@ -40,7 +40,18 @@ pub fn whole_number(key: &str, value: &str) -> Result<u64, String> {
 }
 
 impl Backoff {
-    /// Takes the sink URL parameters `retries` and `retry_base_ms`; `Ok(false)` for
+    /// The default backoff with a sink's `retries` and `retry_base_ms` keys, where
+    /// given.
+    pub fn from_options(retries: Option<u32>, retry_base_ms: Option<u64>) -> Self {
+        let default = Self::default();
+        Self {
+            retries: retries.unwrap_or(default.retries),
+            base: retry_base_ms.map_or(default.base, Duration::from_millis),
+            ..default
+        }
+    }
+
+    /// Takes the source URL parameters `retries` and `retry_base_ms`; `Ok(false)` for
     /// any other parameter.
     pub fn set_parameter(&mut self, key: &str, value: &str) -> Result<bool, String> {
         match key {

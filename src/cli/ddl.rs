@@ -9,7 +9,7 @@ use anyhow::Context;
 use arrow::datatypes::SchemaRef;
 use clap::{Args, Subcommand};
 use pmflow::archive::Archive;
-use pmflow::config::{Overrides, SinkSpec, SystemPlan};
+use pmflow::config::{Overrides, SystemPlan};
 use pmflow::plan::rules::CompiledRule;
 use pmflow::schema;
 use pmflow::sink::clickhouse::kafka_engine::{Deployed, KafkaEngine};
@@ -92,10 +92,7 @@ pub async fn run(args: DdlArgs) -> Result<(), Failure> {
     let mut kafka = plan
         .sinks
         .iter()
-        .find_map(|sink| match sink {
-            SinkSpec::Kafka { settings, .. } => Some(settings.clone()),
-            _ => None,
-        })
+        .find_map(|sink| sink.config_of::<KafkaSettings>().cloned())
         .unwrap_or_else(|| KafkaSettings::from_url("kafka://127.0.0.1:9092").expect("valid"));
     if let Some(topic) = args.topic {
         kafka.topic = topic;
@@ -105,9 +102,9 @@ pub async fn run(args: DdlArgs) -> Result<(), Failure> {
         .map(|url| ClickHouseSettings::from_url(&url))
         .transpose()
         .map_err(|e| usage(anyhow::anyhow!("--against: {e}")))?;
-    let planned_database = plan.sinks.iter().find_map(|sink| match sink {
-        SinkSpec::ClickHouse { settings, .. } => Some(settings.database.clone()),
-        _ => None,
+    let planned_database = plan.sinks.iter().find_map(|sink| {
+        let settings = sink.config_of::<ClickHouseSettings>()?;
+        Some(settings.database.clone())
     });
     let engine = KafkaEngine {
         database: args

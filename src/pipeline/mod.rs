@@ -29,12 +29,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
-use crate::config::{ConfigError, SinkSpec, SourceSpec, SystemPlan, Workers};
+use crate::config::{ConfigError, SourceSpec, SystemPlan, Workers};
 use crate::format::{self, FileContext, FormatChoice, ParsedFile, TableBatch};
 use crate::plan::{Rule, RuleSet, SchemaRegistry};
-use crate::sink::{
-    ArchiveSink, ClickHouseSink, FailureKind, KafkaSink, MySqlSink, PlannedFile, Sink, SinkError,
-};
+use crate::sink::{FailureKind, PlannedFile, Sink, SinkError};
 use crate::source::settle::{Observations, SettleRules};
 use crate::source::{Completion, FtpSource, LocalDirSource, Source, SourceError, SourceFile};
 use crate::telemetry;
@@ -68,7 +66,7 @@ pub enum BuildError {
     /// The archive could not be opened or read.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
-    /// A sink cannot be made from its settings (e.g. invalid client options).
+    /// A sink cannot be made from its configuration (e.g. invalid client options).
     #[error("sink {sink}: {message}")]
     Sink {
         /// The sink, described without secrets.
@@ -173,38 +171,25 @@ impl Pipeline {
                 )?,
             ),
         };
+        let schemas = match plan.archive_url() {
+            Some(url) => {
+                Archive::open(url)?
+                    .table_schemas(Some(&plan.system))
+                    .await?
+            }
+            None => Default::default(),
+        };
         let mut sinks: Vec<(Arc<dyn Sink>, bool)> = Vec::new();
-        let mut seed = None;
         for spec in &plan.sinks {
-            let sink: Arc<dyn Sink> = match spec {
-                SinkSpec::Archive { url, .. } => {
-                    let archive = Archive::open(url)?;
-                    if seed.is_none() {
-                        seed = Some(archive.table_schemas(Some(&plan.system)).await?);
-                    }
-                    Arc::new(ArchiveSink::new(archive, &plan.system))
-                }
-                SinkSpec::MySql { settings, .. } => {
-                    Arc::new(MySqlSink::new(settings.clone()).map_err(|source| {
-                        BuildError::Sink {
-                            sink: settings.redacted.clone(),
-                            message: source.to_string(),
-                        }
-                    })?)
-                }
-                SinkSpec::ClickHouse { settings, .. } => {
-                    Arc::new(ClickHouseSink::new(settings.clone()))
-                }
-                SinkSpec::Kafka { settings, .. } => Arc::new(
-                    KafkaSink::new(settings.clone(), &plan.system).map_err(|source| {
-                        BuildError::Sink {
-                            sink: settings.redacted.clone(),
-                            message: source.to_string(),
-                        }
-                    })?,
-                ),
-            };
-            sinks.push((sink, spec.required()));
+            let sink =
+                spec.config
+                    .build(&plan.system)
+                    .await
+                    .map_err(|message| BuildError::Sink {
+                        sink: spec.config.to_string(),
+                        message,
+                    })?;
+            sinks.push((sink, spec.required));
         }
         Ok(Self::new(Parts {
             system: plan.system.clone(),
@@ -213,7 +198,7 @@ impl Pipeline {
             format: plan.format,
             max_file_bytes: plan.max_file_bytes,
             sinks,
-            schemas: seed.unwrap_or_default(),
+            schemas,
             rules: plan.rules.clone(),
             workers: plan.workers,
         }))

@@ -12,6 +12,7 @@ pub mod clickhouse;
 pub mod kafka;
 pub mod mysql;
 pub mod parquet;
+pub mod registry;
 pub mod values;
 
 use async_trait::async_trait;
@@ -28,6 +29,7 @@ pub use self::clickhouse::ClickHouseSink;
 pub use self::kafka::KafkaSink;
 pub use self::mysql::MySqlSink;
 pub use self::parquet::ArchiveSink;
+pub use self::registry::{SINKS, SinkConfig, SinkKind};
 
 /// A file after the plan stage, as delivered to sinks.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! rule output that carries the row key), written over HTTP in `RowBinary` with LZ4
 //! compression, `batch_rows` rows per `INSERT`.
 //!
-//! - [`settings`]: the `clickhouse://` URL;
+//! - [`config`]: the `clickhouse://` URL and keys;
 //! - [`tables`]: tables created, extended and widened as counters appear;
 //! - [`rowbinary`]: Arrow → `RowBinary`;
 //! - [`group`]: the rows of files delivered together go in one `INSERT` per table;
@@ -13,10 +13,10 @@
 //! `(ne, object, period_start)` when parts merge, and `SELECT … FINAL` sees one row at
 //! once, so no duplicate is ever visible through `FINAL`.
 
+pub mod config;
 pub mod group;
 pub mod kafka_engine;
 pub mod rowbinary;
-pub mod settings;
 pub mod tables;
 
 use std::ops::Range;
@@ -27,9 +27,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use clickhouse::{Client, Compression};
 
+pub use self::config::ClickHouseSettings;
 use self::group::GroupCommit;
 use self::rowbinary::RowBinary;
-pub use self::settings::ClickHouseSettings;
 use self::tables::{TableCatalog, TableLayout};
 use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;

@@ -2,7 +2,7 @@
 //! engine, keyed `table|ne|object|period_start`, on the topic the template names,
 //! through an idempotent producer (`acks=all`).
 //!
-//! - [`settings`]: the `kafka://` URL and producer options;
+//! - [`config`]: the `kafka://` URL and keys and producer options;
 //! - [`json`]: rows → JSON objects and message keys.
 //!
 //! A file is acknowledged once the broker confirmed every one of its messages. A full
@@ -12,8 +12,8 @@
 //! database sinks; after a failure, following files skip Kafka for a while instead of
 //! each waiting for its own delivery timeout.
 
+pub mod config;
 pub mod json;
-pub mod settings;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -27,8 +27,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use tracing::{debug, warn};
 
+pub use self::config::KafkaSettings;
 use self::json::JsonRows;
-pub use self::settings::KafkaSettings;
 use super::{FailureKind, PlannedFile, Sink, SinkError};
 use crate::retry::Breaker;
 

@@ -2,7 +2,7 @@
 //! the row key), one column per counter, written idempotently with
 //! `INSERT … ON DUPLICATE KEY UPDATE` by a pool of writers.
 //!
-//! - [`settings`]: the `mysql://` URL and pmflow's parameters on it;
+//! - [`config`]: the `mysql://` URL and keys and pmflow's parameters on it;
 //! - [`identifier`]: counter names → legal, quoted MySQL identifiers;
 //! - [`tables`]: tables created, extended and widened as counters appear;
 //! - [`upsert`]: rows → multi-row statements with bound values.
@@ -13,8 +13,8 @@
 //! the following files at once for a while instead of letting each of them wait
 //! through its own retries.
 
+pub mod config;
 pub mod identifier;
-pub mod settings;
 pub mod tables;
 pub mod upsert;
 
@@ -27,7 +27,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, MySqlPool};
 use tokio::sync::OnceCell;
 
-pub use self::settings::MySqlSettings;
+pub use self::config::MySqlSettings;
 use self::tables::{TableCatalog, TableError};
 use self::upsert::Upsert;
 use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};

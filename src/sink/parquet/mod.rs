@@ -1,6 +1,8 @@
 //! The Parquet archive sink: raw counters as they arrived (schema-aligned, before the
 //! rules), one zstd Parquet file per source file, table and day.
 
+pub mod config;
+
 use std::collections::BTreeMap;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};

@@ -1,6 +1,7 @@
-//! The ClickHouse sink's URL: `clickhouse://user:pass@host:8123/db?batch_rows=100000`.
+//! The ClickHouse sink's configuration: `clickhouse://user:pass@host:8123/db`, with
+//! these keys in its `[[sink]]` table or as URL parameters (`?batch_rows=100000`):
 //!
-//! | parameter | default | meaning |
+//! | key | default | meaning |
 //! |---|---|---|
 //! | `batch_rows` | 100000 | rows per `INSERT` at most |
 //! | `files_at_once` | 256 | files the sink takes at once; their rows share inserts |
@@ -12,12 +13,38 @@
 //! `default`, the user to `default`. A URL without a password takes it from
 //! `PMFLOW_CLICKHOUSE_PASSWORD`.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use serde::Deserialize;
 use url::Url;
 
-use crate::retry::{Backoff, whole_number};
+use super::ClickHouseSink;
+use crate::retry::Backoff;
 use crate::secret::Secret;
+use crate::sink::Sink;
+use crate::sink::registry::{SinkConfig, SinkKind, options, url_table};
+
+/// `clickhouse://` URLs: required by default.
+pub static KIND: SinkKind = SinkKind {
+    schemes: &["clickhouse"],
+    required_by_default: true,
+    configure: |table| Ok(Arc::new(ClickHouseSettings::from_table(table)?)),
+};
+
+/// The keys of a ClickHouse sink's table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClickHouseOptions {
+    url: String,
+    batch_rows: Option<u64>,
+    files_at_once: Option<u64>,
+    retries: Option<u32>,
+    retry_base_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+}
 
 /// Environment variable holding the password of a `clickhouse://` URL that has none.
 pub const PASSWORD_ENV: &str = "PMFLOW_CLICKHOUSE_PASSWORD";
@@ -47,25 +74,33 @@ pub struct ClickHouseSettings {
 }
 
 impl ClickHouseSettings {
-    /// Parses a `clickhouse://` URL; the message names the offending part.
+    /// Reads a `clickhouse://` URL given alone; the message names the offending part.
     pub fn from_url(url: &str) -> Result<Self, String> {
-        let parsed = Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+        Self::from_table(url_table(url)?)
+    }
+
+    /// Reads a ClickHouse sink's table; the message names the offending key.
+    pub fn from_table(table: toml::Table) -> Result<Self, String> {
+        let options: ClickHouseOptions = options(table)?;
+        let parsed = Url::parse(&options.url).map_err(|e| format!("url: {e}"))?;
         if parsed.scheme() != "clickhouse" {
             return Err(format!(
-                "expected clickhouse://, got {}://",
+                "url: expected clickhouse://, got {}://",
                 parsed.scheme()
             ));
         }
-        let host = parsed.host_str().ok_or("the URL names no host")?;
-        let database = parsed.path().trim_matches('/');
-        let mut settings = Self {
+        let host = parsed.host_str().ok_or("url: names no host")?;
+        let database = match parsed.path().trim_matches('/') {
+            "" => "default",
+            database => database,
+        };
+        let mut redacted = parsed.clone();
+        if redacted.password().is_some() {
+            let _ = redacted.set_password(Some("***"));
+        }
+        Ok(Self {
             endpoint: format!("http://{host}:{}", parsed.port().unwrap_or(8123)),
-            database: if database.is_empty() {
-                "default"
-            } else {
-                database
-            }
-            .to_string(),
+            database: database.to_string(),
             user: match parsed.username() {
                 "" => "default".to_string(),
                 user => user.to_string(),
@@ -75,34 +110,29 @@ impl ClickHouseSettings {
                 .map(str::to_string)
                 .or_else(|| std::env::var(PASSWORD_ENV).ok())
                 .map(Secret::new),
-            redacted: String::new(),
-            batch_rows: 100_000,
-            files_at_once: 256,
-            backoff: Backoff::default(),
-            timeout: Duration::from_secs(60),
-        };
-        for (key, value) in parsed.query_pairs() {
-            if settings.backoff.set_parameter(&key, &value)? {
-                continue;
-            }
-            match key.as_ref() {
-                "batch_rows" => settings.batch_rows = whole_number(&key, &value)?.max(1) as usize,
-                "files_at_once" => {
-                    settings.files_at_once = whole_number(&key, &value)?.max(1) as usize
-                }
-                "timeout_ms" => {
-                    settings.timeout = Duration::from_millis(whole_number(&key, &value)?.max(1))
-                }
-                _ => return Err(format!("unknown parameter {key}")),
-            }
-        }
-        let mut redacted = parsed.clone();
-        if redacted.password().is_some() {
-            let _ = redacted.set_password(Some("***"));
-        }
-        redacted.set_query(None);
-        settings.redacted = redacted.to_string();
-        Ok(settings)
+            redacted: redacted.to_string(),
+            batch_rows: options.batch_rows.unwrap_or(100_000).max(1) as usize,
+            files_at_once: options.files_at_once.unwrap_or(256).max(1) as usize,
+            backoff: Backoff::from_options(options.retries, options.retry_base_ms),
+            timeout: Duration::from_millis(options.timeout_ms.unwrap_or(60_000).max(1)),
+        })
+    }
+}
+
+impl std::fmt::Display for ClickHouseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "clickhouse {}", self.redacted)
+    }
+}
+
+#[async_trait]
+impl SinkConfig for ClickHouseSettings {
+    async fn build(&self, _system: &str) -> Result<Arc<dyn Sink>, String> {
+        Ok(Arc::new(ClickHouseSink::new(self.clone())))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
