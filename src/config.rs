@@ -34,7 +34,7 @@ use crate::format::FormatChoice;
 use crate::plan::{Rule, RuleError, rules};
 use crate::sink::SinkConfig;
 use crate::sink::parquet::config::ArchiveConfig;
-use crate::sink::registry::{kind_of, sink_table, url_table};
+use crate::sink::registry::{kind_of, redacted, sink_table, url_table};
 use crate::source::ftp::FtpSettings;
 use crate::source::{DEFAULT_TEMPORARY_NAMES, NameFilter, SettleRules, scan_paths};
 
@@ -339,7 +339,7 @@ fn take_settle_parameters(url: &str, settle: &mut SettleRules) -> Result<String,
 /// the URL's scheme, `required` (else the kind's default), then the kind's own keys.
 pub fn parse_sink(table: toml::Table) -> Result<SinkSpec, ConfigError> {
     let mut table = sink_table(table).map_err(|m| invalid("sink", m))?;
-    let url = table["url"].as_str().unwrap_or_default().to_string();
+    let url = redacted(table["url"].as_str().unwrap_or_default());
     let kind = kind_of(&url).map_err(|m| invalid("sink", m))?;
     let required = match table.remove("required") {
         None => kind.required_by_default,

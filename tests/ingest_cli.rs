@@ -254,7 +254,7 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("sink: mysql:// URL: the URL names no database"),
+        stderr.contains("sink: mysql://u:***@127.0.0.1:3306: url: names no database"),
         "{stderr}"
     );
     assert!(!stderr.contains("secret"), "{stderr}");

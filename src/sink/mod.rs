@@ -9,6 +9,7 @@
 //! is required is the plan's, not the sink's.
 
 pub mod clickhouse;
+pub mod group_commit;
 pub mod kafka;
 pub mod mysql;
 pub mod parquet;

@@ -73,6 +73,25 @@ pub fn kind_of(url: &str) -> Result<&'static SinkKind, String> {
         })
 }
 
+/// A sink URL fit for messages: the password masked, the query (which may hold
+/// secret options) left out.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.set_query(None);
+            parsed.to_string()
+        }
+        Err(_) => url
+            .split(['@', '?'])
+            .next_back()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
 /// A sink's table with the query parameters of its `url` moved into it as keys (the
 /// URL keeps the rest). A parameter's text becomes a TOML integer, float or boolean
 /// when it reads as one, as a plan would have written it. A key given both ways is
@@ -196,6 +215,13 @@ mod tests {
         let twice = toml::toml! { url = "kafka://k:9092?topic=a" topic = "b" };
         let err = sink_table(twice).unwrap_err();
         assert!(err.starts_with("topic:"), "{err}");
+    }
+
+    #[test]
+    fn messages_show_no_secret() {
+        let url = "mysql://u:secret@db:3306/pm?sasl.password=hidden";
+        assert_eq!(redacted(url), "mysql://u:***@db:3306/pm");
+        assert_eq!(redacted("/var/archive"), "/var/archive");
     }
 
     #[test]

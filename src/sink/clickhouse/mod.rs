@@ -5,7 +5,6 @@
 //! - [`config`]: the `clickhouse://` URL and keys;
 //! - [`tables`]: tables created, extended and widened as counters appear;
 //! - [`rowbinary`]: Arrow → `RowBinary`;
-//! - [`group`]: the rows of files delivered together go in one `INSERT` per table;
 //! - [`kafka_engine`]: the DDL of the other way in, ClickHouse's Kafka engine reading
 //!   what the Kafka sink publishes (`pmflow ddl clickhouse`).
 //!
@@ -14,7 +13,6 @@
 //! once, so no duplicate is ever visible through `FINAL`.
 
 pub mod config;
-pub mod group;
 pub mod kafka_engine;
 pub mod rowbinary;
 pub mod tables;
@@ -28,9 +26,9 @@ use bytes::Bytes;
 use clickhouse::{Client, Compression};
 
 pub use self::config::ClickHouseSettings;
-use self::group::GroupCommit;
 use self::rowbinary::RowBinary;
 use self::tables::{TableCatalog, TableLayout};
+use super::group_commit::GroupCommit;
 use super::{PlannedFile, Sink, SinkError, TableFailure, write_keyed_tables};
 use crate::format::TableBatch;
 use crate::retry::Breaker;
@@ -266,7 +264,7 @@ impl Sink for ClickHouseSink {
             .map_err(|e| e.to_string())
     }
 
-    /// Many: files written together share inserts (see [`group`]).
+    /// Many: files written together share inserts (see [`GroupCommit`]).
     fn files_at_once(&self) -> Option<usize> {
         Some(self.settings.files_at_once)
     }

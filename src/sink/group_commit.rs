@@ -1,14 +1,18 @@
-//! Group commit: the rows of files delivered at the same time go into a table in one
-//! `INSERT`. ClickHouse makes a part of every insert, and a part of a wide table costs
-//! tens of milliseconds whatever its size, so files inserted one by one spend most of
-//! their time on parts (and leave more parts to merge).
+//! Group commit, shared by the sinks that gain from writing many files together: the
+//! rows of files delivered at the same time go into a table in one write. A store that
+//! pays per write rather than per row — a ClickHouse part costs tens of milliseconds
+//! whatever its size, a Parquet file or a Delta commit likewise — spends most of its
+//! time on overhead when files are written one by one.
 //!
-//! One insert per table runs at a time; files that arrive meanwhile wait and then go in
-//! together, up to `batch_rows` rows, led by the oldest of them. There is no timer: an
-//! idle sink inserts a file at once. Every file still learns the outcome of the insert
-//! that carried its rows before it is acknowledged. When a group fails for a reason
-//! that will not pass (bad data), its files are inserted one by one, so one bad file
-//! never fails the good ones it happened to travel with.
+//! A sink opts in twice: it asks the pipeline for many files at once
+//! ([`Sink::files_at_once`](super::Sink::files_at_once)), and it submits each file's
+//! batch of a table (or of any key, such as a table and a day) here. One write per key
+//! runs at a time; batches that arrive meanwhile wait and then go in together, up to
+//! `max_rows` rows, led by the oldest of them. There is no timer: an idle sink writes
+//! a file at once. Every file still learns the outcome of the write that carried its
+//! rows before it is acknowledged. When a group fails for a reason that will not pass
+//! (bad data), its files are written one by one, so one bad file never fails the good
+//! ones it happened to travel with.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -22,11 +26,11 @@ use crate::sink::TableFailure;
 enum Turn {
     /// Lead the next group (the file's rows are its first).
     Lead,
-    /// The insert that carried the file's rows ended so.
+    /// The write that carried the file's rows ended so.
     Done(Result<(), TableFailure>),
 }
 
-/// A file's rows waiting for their table.
+/// A file's rows waiting for their key's turn.
 struct Waiting {
     batch: RecordBatch,
     turn: mpsc::UnboundedSender<Turn>,
@@ -35,23 +39,23 @@ struct Waiting {
 #[derive(Default)]
 struct Queue {
     waiting: VecDeque<Waiting>,
-    /// Whether a group of this table is being inserted.
+    /// Whether a group of this key is being written.
     busy: bool,
 }
 
-/// Groups the inserts of each table.
+/// Groups the writes of each key (a table, or a table and a day).
 #[derive(Default)]
 pub struct GroupCommit {
     queues: Mutex<HashMap<String, Queue>>,
 }
 
 impl GroupCommit {
-    /// Inserts `batch` into `table` with `insert`, in one call with the batches of
+    /// Writes `batch` under `key` with `insert`, in one call with the batches of
     /// other files that wait at the same time (up to `max_rows` rows); the outcome of
-    /// the insert that carried `batch`.
+    /// the write that carried `batch`.
     pub async fn submit<F, Fut>(
         &self,
-        table: &str,
+        key: &str,
         batch: RecordBatch,
         max_rows: usize,
         insert: F,
@@ -63,7 +67,7 @@ impl GroupCommit {
         let (turn, mut turns) = mpsc::unbounded_channel();
         let mut lead = {
             let mut queues = self.queues.lock().expect("queues lock");
-            let queue = queues.entry(table.to_string()).or_default();
+            let queue = queues.entry(key.to_string()).or_default();
             queue.waiting.push_back(Waiting { batch, turn });
             !std::mem::replace(&mut queue.busy, true)
         };
@@ -78,19 +82,19 @@ impl GroupCommit {
             };
             match next {
                 Turn::Done(result) => return result,
-                Turn::Lead => self.lead(table, max_rows, &insert).await,
+                Turn::Lead => self.lead(key, max_rows, &insert).await,
             }
         }
     }
 
-    /// Inserts groups of `table` until another file takes the lead or none is left.
-    async fn lead<F, Fut>(&self, table: &str, max_rows: usize, insert: &F)
+    /// Writes groups of `key` until another file takes the lead or none is left.
+    async fn lead<F, Fut>(&self, key: &str, max_rows: usize, insert: &F)
     where
         F: Fn(Vec<RecordBatch>) -> Fut,
         Fut: Future<Output = Result<(), TableFailure>>,
     {
         loop {
-            let group = self.take_group(table, max_rows);
+            let group = self.take_group(key, max_rows);
             let batches: Vec<RecordBatch> = group.iter().map(|w| w.batch.clone()).collect();
             match insert(batches).await {
                 Err(failure) if !failure.transient && group.len() > 1 => {
@@ -106,7 +110,7 @@ impl GroupCommit {
                 }
             }
             let mut queues = self.queues.lock().expect("queues lock");
-            let queue = queues.get_mut(table).expect("queue of a busy table");
+            let queue = queues.get_mut(key).expect("queue of a busy key");
             match queue.waiting.front() {
                 None => {
                     queue.busy = false;
@@ -120,10 +124,10 @@ impl GroupCommit {
         }
     }
 
-    /// The oldest waiting batches of `table` up to `max_rows` rows (at least one).
-    fn take_group(&self, table: &str, max_rows: usize) -> Vec<Waiting> {
+    /// The oldest waiting batches of `key` up to `max_rows` rows (at least one).
+    fn take_group(&self, key: &str, max_rows: usize) -> Vec<Waiting> {
         let mut queues = self.queues.lock().expect("queues lock");
-        let queue = queues.get_mut(table).expect("queue of a busy table");
+        let queue = queues.get_mut(key).expect("queue of a busy key");
         let mut group = Vec::new();
         let mut rows = 0;
         while let Some(next) = queue.waiting.front() {
