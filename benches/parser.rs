@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pmflow::format::threegpp::ThreeGppXml;
-use pmflow::format::{Content, FileContext, Format};
+use pmflow::format::{Content, Emit, FileContext, Format};
 use pmflow::generator::{GenOptions, GenSystem, default_start, render};
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -37,7 +37,7 @@ fn parse_all(files: &[String]) -> u64 {
         .iter()
         .map(|xml| {
             ThreeGppXml
-                .parse(Content::Bytes(xml.as_bytes()), &ctx, &file_id)
+                .parse(Content::Bytes(xml.as_bytes()), &ctx, &file_id, Emit::Whole)
                 .expect("generated files parse")
                 .counter_values
         })

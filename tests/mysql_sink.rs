@@ -332,6 +332,7 @@ fn file_ids_in(dir: &Path) -> Vec<String> {
                 system: "5ga".into(),
                 file_name: name.clone(),
             };
+            let bytes = bytes::Bytes::from(bytes);
             let read = pmflow::format::FormatChoice::Auto.read(&bytes, &ctx, u64::MAX);
             read.unwrap().file_id
         })

@@ -136,6 +136,7 @@ pub async fn deliver(sink: &dyn Sink, files: &[RecordBatch]) {
     stream::iter(files.iter().enumerate())
         .map(|(i, batch)| async move {
             let file = PlannedFile {
+                part: 0,
                 name: format!("file{i}"),
                 file_id: format!("{i:016x}"),
                 tables: vec![TableBatch {

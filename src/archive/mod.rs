@@ -1,6 +1,7 @@
 //! The Parquet archive: its hive layout, and reading it back.
 //!
-//! Layout: `system=<s>/table=<t>/date=<YYYY-MM-DD>/<file_id>.parquet`. Files are
+//! Layout: `system=<s>/table=<t>/date=<YYYY-MM-DD>/<file_id>.parquet` (a large file
+//! delivered in parts adds `<file_id>-<part>.parquet` for parts past the first). Files are
 //! self-describing; a table's schema is the merge of its files' schemas (new counters
 //! appended, types widened), computed from the Parquet footers. The archive sink
 //! writes through [`Archive::put`]; `query` and `replay` read through
@@ -99,10 +100,14 @@ impl Archive {
         &self.root
     }
 
-    /// Path of a file in the layout.
-    pub fn file_path(system: &str, table: &str, date: &str, file_id: &str) -> StorePath {
+    /// Path of a file in the layout: part `part` of source file `file_id`.
+    pub fn file_path(system: &str, table: &str, date: &str, file_id: &str, part: u32) -> StorePath {
+        let name = match part {
+            0 => file_id.to_string(),
+            part => format!("{file_id}-{part}"),
+        };
         StorePath::from(format!(
-            "system={system}/table={table}/date={date}/{file_id}.parquet"
+            "system={system}/table={table}/date={date}/{name}.parquet"
         ))
     }
 
@@ -224,5 +229,18 @@ impl Archive {
             names.push(table.to_string());
         }
         Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_files_later_parts_lie_beside_its_first() {
+        let path = |part| Archive::file_path("5ga", "cells", "2026-01-05", "ab12", part);
+        let dir = "system=5ga/table=cells/date=2026-01-05";
+        assert_eq!(path(0).as_ref(), format!("{dir}/ab12.parquet"));
+        assert_eq!(path(2).as_ref(), format!("{dir}/ab12-2.parquet"));
     }
 }

@@ -15,7 +15,9 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use foldhash::HashMap;
+use std::hash::BuildHasher;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::schema;
 
@@ -212,7 +214,7 @@ fn to_texts<T: ToString>(values: &[T], valid: &BooleanBufferBuilder) -> Vec<Opti
 /// Key of a row within a table: node index, object index, period start (µs).
 type RowKey = (u32, u32, i64);
 
-/// Builder of one measurement table of one file.
+/// Builder of one measurement table of one file, or of one part of a large file.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
     object_index: HashMap<Box<str>, u32>,
@@ -224,6 +226,10 @@ pub struct TableBuilder {
     suspect: Vec<bool>,
     columns: Vec<CounterColumn>,
     column_of_name: HashMap<String, usize>,
+    /// Hashes of the keys of rows handed out in earlier parts.
+    handed_out: HashSet<u64>,
+    /// Whether a row took a key that an earlier part already had.
+    repeated_key: bool,
 }
 
 impl TableBuilder {
@@ -241,7 +247,7 @@ impl TableBuilder {
 
     /// Index of the row for a key, created on first sight (merging repeated keys).
     pub fn row(&mut self, ne: u32, object: &str, period_start: i64, granularity_s: i32) -> usize {
-        let object = match self.object_index.get(object) {
+        let object_index = match self.object_index.get(object) {
             Some(&index) => index,
             None => {
                 let index = self.object_index.len() as u32;
@@ -252,14 +258,21 @@ impl TableBuilder {
         let next = self.ne.len() as u32;
         let row = *self
             .row_of_key
-            .entry((ne, object, period_start))
+            .entry((ne, object_index, period_start))
             .or_insert(next);
         if row == next {
             self.ne.push(ne);
-            self.object.push(object);
+            self.object.push(object_index);
             self.period_start.push(period_start);
             self.granularity_s.push(granularity_s);
             self.suspect.push(false);
+            if !self.handed_out.is_empty()
+                && self
+                    .handed_out
+                    .contains(&key_hash(ne, object, period_start))
+            {
+                self.repeated_key = true;
+            }
         }
         row as usize
     }
@@ -279,16 +292,52 @@ impl TableBuilder {
         self.ne.len()
     }
 
-    /// Builds the record batch: key columns, then counters in order of first sight.
-    pub fn finish(
-        self,
+    /// Whether a row of this part took the key of a row an earlier part handed out:
+    /// the two would have merged into one row had the file been read whole.
+    pub fn repeated_key(&self) -> bool {
+        self.repeated_key
+    }
+
+    /// Builds the record batch of the rows so far and starts an empty part with the
+    /// same columns (column indices stay valid), remembering the keys handed out.
+    pub fn take_part(
+        &mut self,
         system: &str,
         file_id: &str,
         ne_names: &[String],
     ) -> Result<RecordBatch, ArrowError> {
-        let rows = self.num_rows();
-        let mut object_names: Vec<&str> = vec![""; self.object_index.len()];
-        for (name, &index) in &self.object_index {
+        self.build(system, file_id, ne_names, true)
+    }
+
+    /// Builds the record batch: key columns, then counters in order of first sight.
+    pub fn finish(
+        mut self,
+        system: &str,
+        file_id: &str,
+        ne_names: &[String],
+    ) -> Result<RecordBatch, ArrowError> {
+        self.build(system, file_id, ne_names, false)
+    }
+
+    /// The batch of the rows so far, leaving an empty part behind; `remember` keeps
+    /// their keys to notice them in later parts.
+    fn build(
+        &mut self,
+        system: &str,
+        file_id: &str,
+        ne_names: &[String],
+        remember: bool,
+    ) -> Result<RecordBatch, ArrowError> {
+        let fresh: Vec<CounterColumn> = self
+            .columns
+            .iter()
+            .map(|c| CounterColumn::new(c.name.clone()))
+            .collect();
+        let columns = std::mem::replace(&mut self.columns, fresh);
+        let object_index = std::mem::take(&mut self.object_index);
+        self.row_of_key.clear();
+        let mut object_names: Vec<&str> = vec![""; object_index.len()];
+        for (name, &index) in &object_index {
             object_names[index as usize] = name;
         }
         let objects: Vec<&str> = self
@@ -296,6 +345,13 @@ impl TableBuilder {
             .iter()
             .map(|&i| object_names[i as usize])
             .collect();
+        if remember {
+            let keys = self.ne.iter().zip(&objects).zip(&self.period_start);
+            for ((&ne, object), &period) in keys {
+                self.handed_out.insert(key_hash(ne, object, period));
+            }
+        }
+        let rows = self.num_rows();
         let mut fields = schema::key_fields();
         let mut arrays: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![system; rows])),
@@ -303,18 +359,29 @@ impl TableBuilder {
                 self.ne.iter().map(|&i| ne_names[i as usize].as_str()),
             )),
             Arc::new(StringArray::from(objects)),
-            Arc::new(TimestampMicrosecondArray::from(self.period_start).with_timezone("UTC")),
-            Arc::new(Int32Array::from(self.granularity_s)),
-            Arc::new(BooleanArray::from(self.suspect)),
+            Arc::new(
+                TimestampMicrosecondArray::from(std::mem::take(&mut self.period_start))
+                    .with_timezone("UTC"),
+            ),
+            Arc::new(Int32Array::from(std::mem::take(&mut self.granularity_s))),
+            Arc::new(BooleanArray::from(std::mem::take(&mut self.suspect))),
             Arc::new(StringArray::from(vec![file_id; rows])),
         ];
-        for column in self.columns {
+        self.ne.clear();
+        self.object.clear();
+        for column in columns {
             let (field, array) = column.finish(rows);
             fields.push(field);
             arrays.push(array);
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
     }
+}
+
+/// The hash a handed-out row key is remembered by (a collision only makes a large
+/// file read whole, never a wrong row).
+fn key_hash(ne: u32, object: &str, period_start: i64) -> u64 {
+    foldhash::fast::FixedState::with_seed(0).hash_one((ne, object, period_start))
 }
 
 #[cfg(test)]
@@ -390,5 +457,31 @@ mod tests {
             .as_primitive::<Int64Type>();
         assert!(c2.is_null(0));
         assert_eq!(c2.value(1), 7);
+    }
+
+    #[test]
+    fn parts_keep_their_columns_and_notice_a_key_that_comes_back() {
+        let mut b = TableBuilder::default();
+        let c1 = b.column("c1");
+        let r0 = b.row(0, "a", 0, 900);
+        b.set(r0, c1, Value::Int(1));
+        let first = b.take_part("5ga", "f", &["ne1".to_string()]).unwrap();
+        assert_eq!(first.num_rows(), 1);
+        assert_eq!(b.num_rows(), 0);
+        // The column index stays valid; a new key is no repeat.
+        let r0 = b.row(0, "b", 0, 900);
+        b.set(r0, c1, Value::Float(2.5));
+        assert!(!b.repeated_key());
+        let second = b.take_part("5ga", "f", &["ne1".to_string()]).unwrap();
+        let c1 = second
+            .column_by_name("c1")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        assert_eq!((second.num_rows(), c1.value(0)), (1, 2.5));
+        // Key `a` again (another period is another key).
+        b.row(0, "a", 900, 900);
+        assert!(!b.repeated_key());
+        b.row(0, "a", 0, 900);
+        assert!(b.repeated_key());
     }
 }

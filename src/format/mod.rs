@@ -11,11 +11,13 @@
 pub mod builder;
 pub mod decompress;
 pub mod naming;
+pub mod parts;
 pub mod threegpp;
 
 use std::io::Read;
 
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 
 /// Why a file could not be parsed: always names the file, and the line where known,
 /// so the `.reason` file beside a quarantined file tells an operator where to look.
@@ -52,10 +54,69 @@ pub enum Content<'a> {
 pub struct ReadFile {
     /// Stable id of its decompressed content ([`file_id`]).
     pub file_id: String,
-    /// Its tables.
-    pub parsed: ParsedFile,
+    /// Its rows: whole, or a large file's parts still being parsed.
+    pub rows: Rows,
     /// Its size decompressed.
     pub content_bytes: u64,
+    /// Rows in the whole file.
+    pub row_count: u64,
+    /// Counter values in the whole file (nulls included).
+    pub counter_values: u64,
+}
+
+impl ReadFile {
+    /// A file read whole.
+    fn whole(file_id: String, parsed: ParsedFile, content_bytes: u64) -> Self {
+        Self {
+            file_id,
+            row_count: parsed.rows() as u64,
+            counter_values: parsed.counter_values,
+            rows: Rows::Whole(parsed),
+            content_bytes,
+        }
+    }
+}
+
+/// A file's rows as the pipeline takes them.
+#[derive(Debug)]
+pub enum Rows {
+    /// Every row at once.
+    Whole(ParsedFile),
+    /// A large file's rows in parts, parsed as they are taken (see [`parts`]).
+    Parts(parts::PartStream),
+}
+
+/// When a file is large, and how large its parts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartLimits {
+    /// Decompressed bytes a file may have to be read whole.
+    pub in_memory: usize,
+    /// Counter values (at least) in one part of a larger file.
+    pub part_values: u64,
+}
+
+impl Default for PartLimits {
+    /// Files up to 64 MiB are read whole; larger ones in parts of 2 Mi values (about
+    /// 16 MiB of values and the rows around them), so memory does not grow with them.
+    fn default() -> Self {
+        Self {
+            in_memory: 64 << 20,
+            part_values: 1 << 21,
+        }
+    }
+}
+
+/// How a parser hands over a file's rows.
+pub enum Emit<'a> {
+    /// All at once, as its result.
+    Whole,
+    /// In parts of at least `values` counter values (ending at a row's end), each
+    /// given to `take` once complete, which answers whether to go on; the result is
+    /// the last part.
+    Parts {
+        values: u64,
+        take: &'a mut dyn FnMut(ParsedFile) -> bool,
+    },
 }
 
 /// One measurement table's rows from one file.
@@ -74,6 +135,9 @@ pub struct ParsedFile {
     pub tables: Vec<TableBatch>,
     /// Number of counter values read (nulls included), for statistics.
     pub counter_values: u64,
+    /// Read in parts: whether a row took the key of a row an earlier part handed
+    /// out (rows the whole file would have merged).
+    pub repeated_key: bool,
 }
 
 impl ParsedFile {
@@ -89,14 +153,15 @@ pub trait Format: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether a file whose decompressed content starts with `head` is of this format.
     fn recognises(&self, head: &[u8]) -> bool;
-    /// Parses a whole decompressed file into one batch per measurement table;
-    /// `file_id` (the `file_id` column's value) is asked for once the content was
-    /// read to its end.
+    /// Parses a decompressed file into one batch per measurement table, handed over
+    /// as `emit` says; `file_id` (the `file_id` column's value) is asked for once the
+    /// content was read to its end, and for each part handed out before.
     fn parse(
         &self,
         content: Content<'_>,
         ctx: &FileContext,
         file_id: &dyn Fn() -> String,
+        emit: Emit<'_>,
     ) -> Result<ParsedFile, ParseError>;
 }
 
@@ -106,12 +171,6 @@ pub const FORMATS: [&dyn Format; 1] = [&threegpp::ThreeGppXml];
 
 /// How many leading bytes of a file `auto` looks at.
 const SNIFF_BYTES: usize = 4096;
-
-/// The buffer a decompressing stream is read through.
-const STREAM_BUFFER: usize = 64 * 1024;
-
-/// Decompressed bytes a file may take in memory whole; past this it streams.
-const IN_MEMORY: usize = 64 << 20;
 
 /// The format a plan asks for.
 #[derive(Clone, Copy)]
@@ -173,38 +232,42 @@ impl FormatChoice {
     /// Reads a fetched file: plain content is parsed where it lies; gzip is
     /// decompressed (into memory up to 64 MiB, else as the parser reads it, so memory
     /// does not grow with the file), hashed on the way, and refused past `max`
-    /// bytes. The error names the file.
-    pub fn read(&self, bytes: &[u8], ctx: &FileContext, max: u64) -> Result<ReadFile, String> {
-        self.read_within(bytes, ctx, max, IN_MEMORY)
+    /// bytes. A file larger than 64 MiB decompressed is read in parts (see
+    /// [`parts`], [`PartLimits`]). The error names the file.
+    pub fn read(&self, bytes: &Bytes, ctx: &FileContext, max: u64) -> Result<ReadFile, String> {
+        self.read_with(bytes, ctx, max, PartLimits::default())
     }
 
-    /// [`Self::read`], streaming gzip content past `in_memory` bytes.
-    fn read_within(
+    /// [`Self::read`], with files large by `limits`.
+    pub fn read_with(
         &self,
-        bytes: &[u8],
+        bytes: &Bytes,
         ctx: &FileContext,
         max: u64,
-        in_memory: usize,
+        limits: PartLimits,
     ) -> Result<ReadFile, String> {
+        let PartLimits {
+            in_memory,
+            part_values,
+        } = limits;
         let named = |e: &dyn std::fmt::Display| format!("{}: {e}", ctx.file_name);
         if !decompress::is_gzip(bytes) {
             if bytes.len() as u64 > max {
                 return Err(named(&decompress::DecompressError::TooLarge { max }));
             }
+            let format = self.format_of(bytes);
+            if bytes.len() > in_memory {
+                return parts::read_large(format, bytes, ctx, max, part_values);
+            }
             let file_id = file_id(bytes);
             let id = || file_id.clone();
-            let parsed = self
-                .format_of(bytes)
-                .parse(Content::Bytes(bytes), ctx, &id)
+            let parsed = format
+                .parse(Content::Bytes(bytes), ctx, &id, Emit::Whole)
                 .map_err(|e| e.to_string())?;
-            return Ok(ReadFile {
-                file_id,
-                parsed,
-                content_bytes: bytes.len() as u64,
-            });
+            return Ok(ReadFile::whole(file_id, parsed, bytes.len() as u64));
         }
         // Up to IN_MEMORY bytes are inflated whole and parsed where they lie (the
-        // fast path); a larger file streams through the parser from there on.
+        // fast path); a larger file is read in parts.
         let (mut inflating, inflated) = decompress::Inflating::new(bytes, max);
         let mut head = Vec::new();
         let read = (&mut inflating)
@@ -215,23 +278,15 @@ impl FormatChoice {
         }
         read.map_err(|e| named(&e))?;
         let format = self.format_of(&head);
-        let id = || id_of(&inflated.borrow().hasher);
-        let parsed = if head.len() <= in_memory {
-            format.parse(Content::Bytes(&head), ctx, &id)
-        } else {
-            let rest = std::io::Cursor::new(head).chain(inflating);
-            let mut stream = std::io::BufReader::with_capacity(STREAM_BUFFER, rest);
-            format.parse(Content::Stream(&mut stream), ctx, &id)
-        };
-        let inflated = inflated.borrow();
-        if let Some(error) = &inflated.error {
-            return Err(named(error));
+        if head.len() > in_memory {
+            return parts::read_large(format, bytes, ctx, max, part_values);
         }
-        Ok(ReadFile {
-            file_id: id_of(&inflated.hasher),
-            parsed: parsed.map_err(|e| e.to_string())?,
-            content_bytes: inflated.bytes,
-        })
+        let file_id = id_of(&inflated.borrow().hasher);
+        let id = || file_id.clone();
+        let parsed = format
+            .parse(Content::Bytes(&head), ctx, &id, Emit::Whole)
+            .map_err(|e| e.to_string())?;
+        Ok(ReadFile::whole(file_id, parsed, head.len() as u64))
     }
 }
 
@@ -245,12 +300,14 @@ pub fn file_id(content: &[u8]) -> String {
 }
 
 /// The file id of the content a hasher has seen.
-fn id_of(hasher: &blake3::Hasher) -> String {
+pub fn id_of(hasher: &blake3::Hasher) -> String {
     hasher.finalize().to_hex()[..16].to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -272,7 +329,9 @@ mod tests {
             system: "t".into(),
             file_name: "x.csv".into(),
         };
-        let err = auto.read(b"<other/>", &ctx, 100).unwrap_err();
+        let err = auto
+            .read(&Bytes::from_static(b"<other/>"), &ctx, 100)
+            .unwrap_err();
         assert!(
             err.starts_with("x.csv") && err.contains("not a 3GPP PM file"),
             "{err}"
@@ -286,6 +345,154 @@ mod tests {
         encoder.finish().unwrap()
     }
 
+    /// Every part of a file read, in order (one when it was read whole).
+    fn parts_of(read: ReadFile) -> Vec<ParsedFile> {
+        match read.rows {
+            Rows::Whole(parsed) => vec![parsed],
+            Rows::Parts(mut stream) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut parts = Vec::new();
+                    while let Some(part) = stream.next().await {
+                        parts.push(part.unwrap());
+                    }
+                    parts
+                })
+            }
+        }
+    }
+
+    /// Each table's rows over all parts, every row as its non-null cells (numbers
+    /// written alike whether a part held them as integers or floats).
+    fn rows_of(parts: &[ParsedFile]) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+        use arrow::util::display::array_value_to_string;
+        let mut tables: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+        for table in parts.iter().flat_map(|p| &p.tables) {
+            let batch = &table.batch;
+            let schema = batch.schema();
+            let rows = tables.entry(table.table.clone()).or_default();
+            for row in 0..batch.num_rows() {
+                let cells = schema.fields().iter().zip(batch.columns());
+                let cells = cells.filter(|(_, column)| column.is_valid(row));
+                let cells = cells.map(|(field, column)| {
+                    let text = array_value_to_string(column, row).unwrap();
+                    let text = text.parse::<f64>().map_or(text, |n| n.to_string());
+                    (field.name().clone(), text)
+                });
+                rows.push(cells.collect());
+            }
+        }
+        tables
+    }
+
+    fn ctx(file_name: &str) -> FileContext {
+        FileContext {
+            system: "5ga".into(),
+            file_name: file_name.into(),
+        }
+    }
+
+    #[test]
+    fn a_large_file_is_read_in_parts_with_the_rows_of_the_whole() {
+        let xml = Bytes::from(
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
+            ))
+            .unwrap(),
+        );
+        let (ctx, auto) = (ctx("a.xml"), FormatChoice::Auto);
+        let whole = auto.read(&xml, &ctx, 1 << 20).unwrap();
+        let (file_id, values) = (whole.file_id.clone(), whole.counter_values);
+        let whole = parts_of(whole);
+        assert_eq!(values, 360);
+        // Past 1,000 bytes a file is large: parts of at least 50 values.
+        for content in [xml.clone(), Bytes::from(gzip(&xml))] {
+            let read = auto
+                .read_with(
+                    &content,
+                    &ctx,
+                    1 << 20,
+                    PartLimits {
+                        in_memory: 1000,
+                        part_values: 50,
+                    },
+                )
+                .unwrap();
+            assert!(matches!(read.rows, Rows::Parts(_)));
+            assert_eq!(
+                (read.file_id.as_str(), read.counter_values),
+                (file_id.as_str(), values)
+            );
+            let parts = parts_of(read);
+            let (last, full) = parts.split_last().unwrap();
+            assert!(full.len() >= 4 && full.iter().all(|p| p.counter_values >= 50));
+            assert!(last.counter_values > 0);
+            assert_eq!(parts.iter().map(|p| p.counter_values).sum::<u64>(), values);
+            assert_eq!(rows_of(&parts), rows_of(&whole));
+        }
+    }
+
+    #[test]
+    fn a_large_file_whose_row_keys_come_back_in_a_later_part_is_read_whole() {
+        let block = |counter: &str, objects: &[(&str, i64)]| {
+            let values: String = objects
+                .iter()
+                .map(|(object, v)| {
+                    format!("<measValue measObjLdn=\"{object}\"><r p=\"1\">{v}</r></measValue>")
+                })
+                .collect();
+            format!(
+                "<measInfo measInfoId=\"PM=1,PmGroup=Cell\">\
+                 <granPeriod duration=\"PT900S\" endTime=\"2026-01-05T00:15:00Z\"/>\
+                 <measType p=\"1\">{counter}</measType>{values}</measInfo>"
+            )
+        };
+        let file = |second: &str| {
+            Bytes::from(format!(
+                "<measCollecFile><fileHeader/><measData><managedElement localDn=\"n1\"/>{}{}\
+                 </measData></measCollecFile>",
+                block("a", &[("Cell=1", 1), ("Cell=2", 2)]),
+                block("b", &[(second, 3)]),
+            ))
+        };
+        let (ctx, auto) = (ctx("b.xml"), FormatChoice::Auto);
+        // Cell=1 again: its counters merge into one row, so the file is read whole.
+        let read = auto
+            .read_with(
+                &file("Cell=1"),
+                &ctx,
+                1 << 20,
+                PartLimits {
+                    in_memory: 10,
+                    part_values: 1,
+                },
+            )
+            .unwrap();
+        assert!(matches!(read.rows, Rows::Whole(_)));
+        let rows = &rows_of(&parts_of(read))["cell"];
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0]["a"].as_str(), rows[0]["b"].as_str()), ("1", "3"));
+        // A new object: three parts of one row each.
+        let read = auto
+            .read_with(
+                &file("Cell=3"),
+                &ctx,
+                1 << 20,
+                PartLimits {
+                    in_memory: 10,
+                    part_values: 1,
+                },
+            )
+            .unwrap();
+        assert_eq!(read.row_count, 3);
+        let parts = parts_of(read);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(rows_of(&parts)["cell"].len(), 3);
+    }
+
     #[test]
     fn a_gzip_file_reads_as_its_plain_content_does() {
         let xml = std::fs::read(concat!(
@@ -293,53 +500,43 @@ mod tests {
             "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
         ))
         .unwrap();
-        let ctx = FileContext {
-            system: "5ga".into(),
-            file_name: "a.xml".into(),
-        };
+        let xml = Bytes::from(xml);
+        let ctx = ctx("a.xml");
         let auto = FormatChoice::Auto;
         let plain = auto.read(&xml, &ctx, 1 << 20).unwrap();
-        let tables = |r: &ReadFile| {
-            r.parsed
-                .tables
-                .iter()
-                .map(|t| (t.table.clone(), t.batch.clone()))
-                .collect::<Vec<_>>()
-        };
-        // Whole in memory, and streamed past its first 1,000 bytes.
-        for in_memory in [IN_MEMORY, 1000] {
-            let zipped = auto.read_within(&gzip(&xml), &ctx, 1 << 20, in_memory);
-            let zipped = zipped.unwrap();
-            assert_eq!(zipped.file_id, plain.file_id);
-            assert_eq!(zipped.file_id, file_id(&xml));
-            assert_eq!(zipped.content_bytes, xml.len() as u64);
-            assert_eq!(zipped.parsed.counter_values, plain.parsed.counter_values);
-            assert_eq!(tables(&zipped), tables(&plain));
-        }
+        let zipped = auto.read(&Bytes::from(gzip(&xml)), &ctx, 1 << 20).unwrap();
+        assert_eq!(zipped.file_id, plain.file_id);
+        assert_eq!(zipped.file_id, file_id(&xml));
+        assert_eq!(zipped.content_bytes, xml.len() as u64);
+        assert_eq!(zipped.counter_values, plain.counter_values);
+        assert_eq!(rows_of(&parts_of(zipped)), rows_of(&parts_of(plain)));
         // A broken file names the same line streamed as in memory.
-        let cut = &xml[..xml.len() - 300];
-        let in_memory = auto.read(cut, &ctx, 1 << 20).unwrap_err();
+        let cut = xml.slice(..xml.len() - 300);
+        let in_memory = auto.read(&cut, &ctx, 1 << 20).unwrap_err();
         let streamed = auto
-            .read_within(&gzip(cut), &ctx, 1 << 20, 1000)
+            .read_with(
+                &Bytes::from(gzip(&cut)),
+                &ctx,
+                1 << 20,
+                PartLimits {
+                    in_memory: 1000,
+                    part_values: 200,
+                },
+            )
             .unwrap_err();
         assert!(in_memory.starts_with("a.xml, line "), "{in_memory}");
         assert_eq!(streamed, in_memory);
 
-        let err = FormatChoice::Auto
-            .read(&gzip(&xml), &ctx, 1000)
-            .unwrap_err();
+        let read = |bytes: Vec<u8>, max| auto.read(&Bytes::from(bytes), &ctx, max);
+        let err = read(gzip(&xml), 1000).unwrap_err();
         assert_eq!(
             err,
             "a.xml: larger than max_file_bytes (1000 bytes) decompressed"
         );
         let broken = gzip(&xml);
-        let err = FormatChoice::Auto
-            .read(&broken[..broken.len() / 2], &ctx, 1 << 20)
-            .unwrap_err();
+        let err = read(broken[..broken.len() / 2].to_vec(), 1 << 20).unwrap_err();
         assert!(err.starts_with("a.xml: cannot decompress:"), "{err}");
-        let err = FormatChoice::Auto
-            .read(&gzip(b"  \n"), &ctx, 100)
-            .unwrap_err();
+        let err = read(gzip(b"  \n"), 100).unwrap_err();
         assert_eq!(err, "a.xml: empty file");
     }
 }

@@ -30,7 +30,8 @@ use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SourceSpec, SystemPlan, Workers};
-use crate::format::{self, FileContext, FormatChoice, ParsedFile, TableBatch};
+use crate::format::parts::PartStream;
+use crate::format::{self, FileContext, FormatChoice, ParsedFile, PartLimits, Rows, TableBatch};
 use crate::plan::{Rule, RuleSet, SchemaRegistry};
 use crate::sink::{FailureKind, PlannedFile, Sink, SinkError};
 use crate::source::settle::{Observations, SettleRules};
@@ -80,14 +81,16 @@ pub enum BuildError {
 struct Fetched {
     file: SourceFile,
     report: FileReport,
-    result: Result<(String, ParsedFile), ParseFailure>,
+    result: Result<(String, Rows), ParseFailure>,
 }
 
-/// A file ready for its sinks after the plan stage.
+/// A file ready for its sinks after the plan stage: its first (or only) part planned,
+/// and a large file's further parts.
 struct Planned {
     file: SourceFile,
     report: FileReport,
     planned: PlannedFile,
+    more: Option<PartStream>,
 }
 
 /// A sink, whether the plan requires it, and the files it may take at once.
@@ -117,6 +120,8 @@ pub struct Parts {
     pub format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     pub max_file_bytes: u64,
+    /// Which files are read in parts, and how large the parts are.
+    pub part_limits: PartLimits,
     /// The sinks, each with whether the plan requires it.
     pub sinks: Vec<(Arc<dyn Sink>, bool)>,
     /// The tables' current schemas, which batches are aligned to.
@@ -137,6 +142,8 @@ pub struct Pipeline {
     format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     max_file_bytes: u64,
+    /// Which files are read in parts, and how large the parts are.
+    part_limits: PartLimits,
     /// What the source's listings saw, across cycles.
     observations: Mutex<Observations>,
     /// Since when files have been held back, across cycles.
@@ -197,6 +204,7 @@ impl Pipeline {
             settle: plan.settle,
             format: plan.format,
             max_file_bytes: plan.max_file_bytes,
+            part_limits: PartLimits::default(),
             sinks,
             schemas,
             rules: plan.rules.clone(),
@@ -228,6 +236,7 @@ impl Pipeline {
             settle: parts.settle,
             format: parts.format,
             max_file_bytes: parts.max_file_bytes,
+            part_limits: parts.part_limits,
             observations: Mutex::default(),
             held: Mutex::default(),
             sinks,
@@ -405,14 +414,14 @@ impl Pipeline {
         file.size = report.bytes;
         let system = self.system.clone();
         let name = file.name.clone();
-        let (format, max) = (self.format, self.max_file_bytes);
+        let (format, max, limits) = (self.format, self.max_file_bytes, self.part_limits);
         let parsed = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let ctx = FileContext {
                 system,
                 file_name: name,
             };
-            let read = format.read(&bytes, &ctx, max)?;
+            let read = format.read_with(&bytes, &ctx, max, limits)?;
             Ok::<_, String>((read, started.elapsed()))
         })
         .await;
@@ -420,9 +429,9 @@ impl Pipeline {
             Ok(Ok((read, elapsed))) => {
                 report.parse = elapsed;
                 report.content_bytes = read.content_bytes;
-                report.rows = read.parsed.rows() as u64;
-                report.counter_values = read.parsed.counter_values;
-                Ok((read.file_id, read.parsed))
+                report.rows = read.row_count;
+                report.counter_values = read.counter_values;
+                Ok((read.file_id, read.rows))
             }
             Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),
             Err(join_error) => Err(ParseFailure::Invalid(format!(
@@ -437,12 +446,20 @@ impl Pipeline {
         }
     }
 
-    /// Aligns a parsed file's tables and runs the rules over them.
-    async fn plan(&self, name: &str, file_id: String, parsed: ParsedFile) -> (PlannedFile, u64) {
+    /// Aligns the tables of a parsed file (or of part `part` of one) and runs the
+    /// rules over them.
+    async fn plan(
+        &self,
+        name: &str,
+        file_id: String,
+        part: u32,
+        parsed: ParsedFile,
+    ) -> (PlannedFile, u64) {
         let mut warnings = 0;
         let mut planned = PlannedFile {
             name: name.to_string(),
             file_id,
+            part,
             tables: Vec::new(),
             derived: Vec::new(),
         };
@@ -479,8 +496,8 @@ impl Pipeline {
             mut report,
             result,
         } = fetched;
-        let (file_id, parsed) = match result {
-            Ok(parsed) => parsed,
+        let (file_id, rows) = match result {
+            Ok(read) => read,
             Err(ParseFailure::Fetch(error)) => {
                 warn!(%error, "fetch failed; the file stays for the next cycle");
                 report.outcome = FileOutcome::Held;
@@ -492,58 +509,65 @@ impl Pipeline {
                 return Err(report);
             }
         };
+        let (parsed, more) = match rows {
+            Rows::Whole(parsed) => (parsed, None),
+            Rows::Parts(mut parts) => match parts.next().await {
+                Some(Ok(first)) => (first, Some(parts)),
+                failed => {
+                    return Err(self.parts_failed(report, &file, failed.and_then(Result::err)));
+                }
+            },
+        };
         let started = Instant::now();
-        let (planned, warnings) = self.plan(&file.name, file_id, parsed).await;
+        let (planned, warnings) = self.plan(&file.name, file_id, 0, parsed).await;
         report.plan = started.elapsed();
         report.warnings = warnings;
-        report.derived_rows = planned
-            .derived
-            .iter()
-            .map(|t| t.batch.num_rows() as u64)
-            .sum();
+        report.derived_rows = derived_rows(&planned);
         Ok(Planned {
             file,
             report,
             planned,
+            more,
         })
     }
 
-    /// Writes a planned file to every sink and completes it as the tracker decides.
+    /// Writes a planned file to every sink — a large file part after part, until a
+    /// required sink fails — and completes it as the tracker decides.
     async fn deliver(&self, planned: Planned) -> FileReport {
         let Planned {
             file,
             mut report,
             planned,
+            more,
         } = planned;
         let started = Instant::now();
-        let answers = futures::future::join_all(self.sinks.iter().map(|slot| async {
-            let _permit = slot.permits.acquire().await.expect("never closed");
-            // A panicking sink is a bug in it, not in the file: the file is held.
-            let result = AssertUnwindSafe(slot.sink.write(&planned))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| {
-                    let message = format!("the sink panicked: {}", panic_message(&*panic));
-                    Err(SinkError::new(
-                        &*slot.sink,
-                        &planned,
-                        FailureKind::Transient,
-                        message,
-                    ))
-                });
-            Answer {
-                sink: slot.sink.describe(),
-                required: slot.required,
-                result,
-            }
-        }))
-        .await;
-        report.sink = started.elapsed();
-        for (slot, answer) in self.sinks.iter().zip(&answers) {
-            if let Err(error) = &answer.result {
-                telemetry::sink_error(&self.system, slot.sink.kind(), slot.required, error.kind);
+        let mut answers = self.write(&planned).await;
+        if let Some(mut parts) = more {
+            let mut part = planned.part;
+            while !answers.iter().any(|a| a.required && a.result.is_err()) {
+                let parsed = match parts.next().await {
+                    None => break,
+                    Some(Ok(parsed)) => parsed,
+                    failed => {
+                        return self.parts_failed(report, &file, failed.and_then(Result::err));
+                    }
+                };
+                part += 1;
+                let planning = Instant::now();
+                let (planned, warnings) = self
+                    .plan(&file.name, planned.file_id.clone(), part, parsed)
+                    .await;
+                report.plan += planning.elapsed();
+                report.warnings += warnings;
+                report.derived_rows += derived_rows(&planned);
+                for (answer, next) in answers.iter_mut().zip(self.write(&planned).await) {
+                    if answer.result.is_ok() {
+                        *answer = next;
+                    }
+                }
             }
         }
+        report.sink = started.elapsed();
         match settle(answers) {
             Settlement::Complete { optional_failures } => {
                 for failure in &optional_failures {
@@ -572,6 +596,57 @@ impl Pipeline {
         report
     }
 
+    /// Writes one planned file (or part) to every sink at once, each within its
+    /// allowance of files; every sink's answer.
+    async fn write(&self, planned: &PlannedFile) -> Vec<Answer> {
+        let answers = futures::future::join_all(self.sinks.iter().map(|slot| async {
+            let _permit = slot.permits.acquire().await.expect("never closed");
+            // A panicking sink is a bug in it, not in the file: the file is held.
+            let result = AssertUnwindSafe(slot.sink.write(planned))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let message = format!("the sink panicked: {}", panic_message(&*panic));
+                    Err(SinkError::new(
+                        &*slot.sink,
+                        planned,
+                        FailureKind::Transient,
+                        message,
+                    ))
+                });
+            Answer {
+                sink: slot.sink.describe(),
+                required: slot.required,
+                result,
+            }
+        }))
+        .await;
+        for (slot, answer) in self.sinks.iter().zip(&answers) {
+            if let Err(error) = &answer.result {
+                telemetry::sink_error(&self.system, slot.sink.kind(), slot.required, error.kind);
+            }
+        }
+        answers
+    }
+
+    /// A large file whose second reading failed after its first succeeded (the
+    /// content is the same, so only the machine can be at fault): it stays for the
+    /// next cycle, which delivers it again from its first part.
+    fn parts_failed(
+        &self,
+        mut report: FileReport,
+        file: &SourceFile,
+        error: Option<String>,
+    ) -> FileReport {
+        let error = error.unwrap_or_else(|| "the parts ended early".to_string());
+        warn!(
+            file = file.name,
+            error, "reading parts failed; the file stays for the next cycle"
+        );
+        report.outcome = FileOutcome::Held;
+        report
+    }
+
     /// Completes a file; how it ended (held when it could not be moved).
     async fn finish(&self, file: &SourceFile, completion: &Completion) -> FileOutcome {
         match (self.complete(file, completion).await, completion) {
@@ -595,6 +670,15 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Rows the rules derived for a planned file.
+fn derived_rows(planned: &PlannedFile) -> u64 {
+    planned
+        .derived
+        .iter()
+        .map(|t| t.batch.num_rows() as u64)
+        .sum()
 }
 
 /// The text a panic carried, when it carried one.

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CycleStats, Parts, Pipeline, Progress};
 use crate::config::Workers;
-use crate::format::FormatChoice;
+use crate::format::{FormatChoice, PartLimits};
 use crate::sink::Sink;
 use crate::source::SettleRules;
 use crate::test_util::mock::{Behaviour, Journal, MemorySink, MemorySource, pm_file};
@@ -19,7 +19,7 @@ use crate::test_util::mock::{Behaviour, Journal, MemorySink, MemorySource, pm_fi
 /// `count` files `f00.xml`, `f01.xml`, … of nodes `ne00`, `ne01`, ….
 fn files(count: usize) -> Vec<(String, bytes::Bytes)> {
     (0..count)
-        .map(|i| (format!("f{i:02}.xml"), pm_file(&format!("ne{i:02}"))))
+        .map(|i| (format!("f{i:02}.xml"), pm_file(&format!("ne{i:02}"), 1)))
         .collect()
 }
 
@@ -29,12 +29,23 @@ fn pipeline(
     sinks: Vec<(Arc<dyn Sink>, bool)>,
     workers: Workers,
 ) -> Pipeline {
+    pipeline_of_parts(source, sinks, workers, PartLimits::default())
+}
+
+/// [`pipeline`], reading files in parts as `part_limits` say.
+fn pipeline_of_parts(
+    source: Arc<MemorySource>,
+    sinks: Vec<(Arc<dyn Sink>, bool)>,
+    workers: Workers,
+    part_limits: PartLimits,
+) -> Pipeline {
     Pipeline::new(Parts {
         system: "t".into(),
         source,
         settle: SettleRules::NONE,
         format: FormatChoice::Auto,
         max_file_bytes: 1 << 20,
+        part_limits,
         sinks,
         schemas: Default::default(),
         rules: Vec::new(),
@@ -85,6 +96,67 @@ async fn one_file(
         .filter(|e| !e.starts_with("stored"))
         .collect();
     (counts, went, source.reason("f00.xml"))
+}
+
+/// A file of three rows read in parts of one row each, into a required archive that
+/// stores everything and a required database answering with `behaviour`: the
+/// journal, and the file's reason if quarantined.
+async fn three_parts(behaviour: Behaviour) -> (Vec<String>, Option<String>) {
+    let journal = Arc::new(Journal::default());
+    let file = ("big.xml".to_string(), pm_file("ne", 3));
+    let source = Arc::new(MemorySource::new(vec![file], journal.clone()));
+    let sinks = vec![
+        (sink("archive", Behaviour::Store, &journal), true),
+        (sink("db", behaviour, &journal), true),
+    ];
+    let one_row_each = PartLimits {
+        in_memory: 10,
+        part_values: 1,
+    };
+    let pipeline = pipeline_of_parts(source.clone(), sinks, WORKERS, one_row_each);
+    let stats = cycle(&pipeline).await;
+    assert_eq!(stats.totals.rows, 3);
+    let mut events = journal.events();
+    // The two sinks store a part at the same time, in either order.
+    for pair in events.chunks_mut(2) {
+        if pair.iter().all(|event| event.starts_with("stored")) {
+            pair.sort();
+        }
+    }
+    (events, source.reason("big.xml"))
+}
+
+#[tokio::test]
+async fn a_large_file_goes_part_by_part_and_completes_after_its_last_part() {
+    let (events, _) = three_parts(Behaviour::Store).await;
+    assert_eq!(
+        events,
+        [
+            "stored archive big.xml",
+            "stored db big.xml",
+            "stored archive big.xml#1",
+            "stored db big.xml#1",
+            "stored archive big.xml#2",
+            "stored db big.xml#2",
+            "done big.xml",
+        ]
+    );
+    // A part refused for good: no later part is written, the file is quarantined.
+    let (events, reason) = three_parts(Behaviour::RejectPart(1)).await;
+    assert_eq!(
+        events,
+        [
+            "stored archive big.xml",
+            "stored db big.xml",
+            "stored archive big.xml#1",
+            "failed big.xml",
+        ]
+    );
+    let reason = reason.unwrap();
+    assert!(
+        reason.starts_with("rejected by sink db: file big.xml"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Sinks: the stores a file's rows are delivered to.
 //!
-//! Every sink receives each planned file whole and acknowledges it by returning `Ok`
-//! only once all of its rows are durable there. Writes must be idempotent: a file seen
+//! Every sink receives each planned file — whole, or a large file part by part — and
+//! acknowledges it by returning `Ok` only once all of its rows are durable there. Writes must be idempotent: a file seen
 //! twice leaves the store as if written once. A failure says what kind it is
 //! ([`FailureKind`]): transient (the store is down or busy: trying again later may
 //! succeed) or a rejection (the store refuses this data for good). What follows for
@@ -39,6 +39,9 @@ pub struct PlannedFile {
     pub name: String,
     /// Content hash of the file.
     pub file_id: String,
+    /// Which part of a large file this is (0 for a file delivered whole); a file is
+    /// stored once every part was (see `format::parts`).
+    pub part: u32,
     /// Measurement tables as parsed and aligned to their current schemas, before rules:
     /// what the archive keeps, so history can be replayed through new rules.
     pub tables: Vec<TableBatch>,

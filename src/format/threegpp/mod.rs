@@ -18,7 +18,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::builder::{TableBuilder, Value, classify};
 use super::naming::{FALLBACK_TABLE, table_from_meas_info_id, table_from_object};
-use super::{Content, FileContext, ParseError, ParsedFile, TableBatch};
+use super::{Content, Emit, FileContext, ParseError, ParsedFile, TableBatch};
 
 pub use filename::node_from_file_name;
 
@@ -42,10 +42,13 @@ impl super::Format for ThreeGppXml {
         content: Content<'_>,
         ctx: &FileContext,
         file_id: &dyn Fn() -> String,
+        emit: Emit<'_>,
     ) -> Result<ParsedFile, ParseError> {
         match content {
-            Content::Bytes(bytes) => parse_events(&mut SliceEvents::new(bytes), ctx, file_id),
-            Content::Stream(reader) => parse_events(&mut StreamEvents::new(reader), ctx, file_id),
+            Content::Bytes(bytes) => parse_events(&mut SliceEvents::new(bytes), ctx, file_id, emit),
+            Content::Stream(reader) => {
+                parse_events(&mut StreamEvents::new(reader), ctx, file_id, emit)
+            }
         }
     }
 }
@@ -54,7 +57,7 @@ impl super::Format for ThreeGppXml {
 /// table, its `file_id` the hash of `content`.
 pub fn parse(content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError> {
     let file_id = || super::file_id(content);
-    parse_events(&mut SliceEvents::new(content), ctx, &file_id)
+    parse_events(&mut SliceEvents::new(content), ctx, &file_id, Emit::Whole)
 }
 
 /// Where the parser's XML events come from: a file in memory, read without copying,
@@ -190,13 +193,15 @@ impl BufRead for LineCounting<'_> {
     }
 }
 
-/// Parses the events of one file; `file_id` is asked for once every event was read.
+/// Parses the events of one file; `file_id` is asked for once every event was read,
+/// and for every part handed out before.
 fn parse_events(
     events: &mut impl Events,
     ctx: &FileContext,
     file_id: &dyn Fn() -> String,
+    emit: Emit<'_>,
 ) -> Result<ParsedFile, ParseError> {
-    let mut parser = Parser::new(ctx);
+    let mut parser = Parser::new(ctx, file_id, emit);
     let result = parser.run(events);
     if events.blank() {
         return Err(ParseError {
@@ -206,7 +211,11 @@ fn parse_events(
         });
     }
     match result {
-        Ok(()) => parser.finish(&file_id()),
+        Ok(()) => parser.finish().map_err(|message| ParseError {
+            file: ctx.file_name.clone(),
+            line: None,
+            message,
+        }),
         Err(message) => Err(ParseError {
             file: ctx.file_name.clone(),
             line: Some(events.error_line()),
@@ -245,8 +254,13 @@ struct CurrentRow {
     row: usize,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'e> {
     ctx: &'a FileContext,
+    file_id: &'a dyn Fn() -> String,
+    /// Values per part and where parts go, when the file is read in parts.
+    parts: Option<(u64, &'e mut dyn FnMut(ParsedFile) -> bool)>,
+    /// `counter_values` when the current part began.
+    part_start: u64,
     root_seen: bool,
     depth: usize,
     in_header: bool,
@@ -263,10 +277,16 @@ struct Parser<'a> {
     counter_values: u64,
 }
 
-impl<'a> Parser<'a> {
-    fn new(ctx: &'a FileContext) -> Self {
+impl<'a, 'e> Parser<'a, 'e> {
+    fn new(ctx: &'a FileContext, file_id: &'a dyn Fn() -> String, emit: Emit<'e>) -> Self {
         Self {
             ctx,
+            file_id,
+            parts: match emit {
+                Emit::Whole => None,
+                Emit::Parts { values, take } => Some((values, take)),
+            },
+            part_start: 0,
             root_seen: false,
             depth: 0,
             in_header: false,
@@ -426,7 +446,21 @@ impl<'a> Parser<'a> {
                     .map(|(i, n)| (start + i as u32 + 1, n));
                 self.info.types.extend(numbered);
             }
-            (b"measValue", _) => self.row = None,
+            (b"measValue", _) => {
+                self.row = None;
+                let values = self.counter_values - self.part_start;
+                if self
+                    .parts
+                    .as_ref()
+                    .is_some_and(|(per_part, _)| values >= *per_part)
+                {
+                    let part = self.take_part()?;
+                    let taken = self.parts.as_mut().is_some_and(|(_, take)| take(part));
+                    if !taken {
+                        return Err("stopped: its parts are no longer taken".into());
+                    }
+                }
+            }
             (b"fileHeader", _) => self.in_header = false,
             _ => {}
         }
@@ -551,21 +585,41 @@ impl<'a> Parser<'a> {
             .unwrap_or_else(|| self.ctx.file_name.clone())
     }
 
-    fn finish(self, file_id: &str) -> Result<ParsedFile, ParseError> {
+    /// The rows read since the last part (all of them when the file is read whole).
+    fn take_part(&mut self) -> Result<ParsedFile, String> {
+        let file_id = (self.file_id)();
+        let remember = self.parts.is_some();
         let mut tables = Vec::with_capacity(self.tables.len());
-        for (table, builder) in self.tables {
-            let batch = builder
-                .finish(&self.ctx.system, file_id, &self.ne_names)
-                .map_err(|e| ParseError {
-                    file: self.ctx.file_name.clone(),
-                    line: None,
-                    message: format!("table {table}: {e}"),
-                })?;
-            tables.push(TableBatch { table, batch });
+        for (table, builder) in &mut self.tables {
+            if builder.num_rows() == 0 {
+                continue;
+            }
+            let batch = match remember {
+                true => builder.take_part(&self.ctx.system, &file_id, &self.ne_names),
+                false => std::mem::take(builder).finish(&self.ctx.system, &file_id, &self.ne_names),
+            };
+            let batch = batch.map_err(|e| format!("table {table}: {e}"))?;
+            tables.push(TableBatch {
+                table: table.clone(),
+                batch,
+            });
         }
+        let counter_values = self.counter_values - self.part_start;
+        self.part_start = self.counter_values;
         Ok(ParsedFile {
             tables,
-            counter_values: self.counter_values,
+            counter_values,
+            repeated_key: false,
+        })
+    }
+
+    /// The whole file's rows, or the last part's.
+    fn finish(mut self) -> Result<ParsedFile, String> {
+        let repeated_key = self.tables.iter().any(|(_, b)| b.repeated_key());
+        let last = self.take_part()?;
+        Ok(ParsedFile {
+            repeated_key,
+            ..last
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The Parquet archive sink: raw counters as they arrived (schema-aligned, before the
-//! rules), one zstd Parquet file per source file, table and day.
+//! rules), one zstd Parquet file per source file (or part of a large one), table and
+//! day.
 
 pub mod config;
 
@@ -108,7 +109,8 @@ impl Sink for ArchiveSink {
                 SinkError::new(self, file, FailureKind::Rejected, message)
             })?;
             for (date, bytes) in encoded {
-                let path = Archive::file_path(&self.system, &table.table, &date, &file.file_id);
+                let path =
+                    Archive::file_path(&self.system, &table.table, &date, &file.file_id, file.part);
                 self.archive.put(&path, bytes).await.map_err(|e| {
                     SinkError::new(self, file, FailureKind::Transient, e.to_string())
                 })?;

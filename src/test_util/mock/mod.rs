@@ -9,8 +9,8 @@ use std::sync::Mutex;
 pub use sink::{Behaviour, MemorySink};
 pub use source::{MemorySource, pm_file};
 
-/// What the mock parts did, in the order they did it: `stored <sink> <file>`,
-/// `done <file>`, `failed <file>`.
+/// What the mock parts did, in the order they did it: `stored <sink> <file>` (with
+/// `#<part>` for a large file's later parts), `done <file>`, `failed <file>`.
 #[derive(Debug, Default)]
 pub struct Journal {
     events: Mutex<Vec<String>>,

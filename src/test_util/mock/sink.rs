@@ -19,6 +19,8 @@ pub enum Behaviour {
     Reject,
     /// Panics, as a bug would.
     Panic,
+    /// Stores every part of a file but this one, which it refuses for good.
+    RejectPart(u32),
 }
 
 /// A sink that answers as its [`Behaviour`] says, after a delay, journaling what it
@@ -60,9 +62,14 @@ impl Sink for MemorySink {
         tokio::time::sleep(self.delay).await;
         let fail = |kind| Err(SinkError::new(self, file, kind, "table Cells: no"));
         match self.behaviour {
-            Behaviour::Store => {
+            Behaviour::RejectPart(part) if part == file.part => fail(FailureKind::Rejected),
+            Behaviour::Store | Behaviour::RejectPart(_) => {
+                let part = match file.part {
+                    0 => String::new(),
+                    part => format!("#{part}"),
+                };
                 self.journal
-                    .record(format!("stored {} {}", self.name, file.name));
+                    .record(format!("stored {} {}{part}", self.name, file.name));
                 Ok(())
             }
             Behaviour::Transient => fail(FailureKind::Transient),

@@ -13,13 +13,16 @@ use crate::source::{Completion, Source, SourceError, SourceFile};
 /// The folder every file of a [`MemorySource`] is in.
 const FOLDER: &str = "memory";
 
-/// A small valid 3GPP file of node `ne` (one table `Cells`, one row).
-pub fn pm_file(ne: &str) -> Bytes {
+/// A small valid 3GPP file of node `ne`: one table `Cells`, rows `Cell=1` to
+/// `Cell=<cells>` of one counter.
+pub fn pm_file(ne: &str, cells: usize) -> Bytes {
+    let rows: String = (1..=cells)
+        .map(|i| format!("<measValue measObjLdn=\"Cell={i}\"><r p=\"1\">{i}</r></measValue>"))
+        .collect();
     Bytes::from(format!(
         "<measCollecFile><measData><managedElement localDn=\"{ne}\"/>\
          <measInfo measInfoId=\"Cells\"><granPeriod duration=\"PT900S\" endTime=\"2026-01-05T00:15:00Z\"/>\
-         <measType p=\"1\">pmFoo</measType><measValue measObjLdn=\"Cell=1\"><r p=\"1\">7</r></measValue>\
-         </measInfo></measData></measCollecFile>"
+         <measType p=\"1\">pmFoo</measType>{rows}</measInfo></measData></measCollecFile>"
     ))
 }
 
