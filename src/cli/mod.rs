@@ -63,7 +63,7 @@ impl From<anyhow::Error> for Failure {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    memory::limit_arenas();
+    memory::tune_allocator();
     let cli = Cli::parse();
     // The service logs each cycle at info; one-shot commands print their own results.
     let default_level = match cli.command {

@@ -101,7 +101,7 @@ impl Default for PartLimits {
     fn default() -> Self {
         Self {
             in_memory: 64 << 20,
-            part_values: 1 << 21,
+            part_values: 1 << 20,
         }
     }
 }
@@ -279,6 +279,7 @@ impl FormatChoice {
         read.map_err(|e| named(&e))?;
         let format = self.format_of(&head);
         if head.len() > in_memory {
+            drop(head);
             return parts::read_large(format, bytes, ctx, max, part_values);
         }
         let file_id = id_of(&inflated.borrow().hasher);
