@@ -96,8 +96,8 @@ pub struct PartLimits {
 }
 
 impl Default for PartLimits {
-    /// Files up to 64 MiB are read whole; larger ones in parts of 2 Mi values (about
-    /// 16 MiB of values and the rows around them), so memory does not grow with them.
+    /// Files up to 64 MiB are read whole; larger ones in parts of 1 Mi values (about
+    /// 8 MiB of values and the rows around them), so memory does not grow with them.
     fn default() -> Self {
         Self {
             in_memory: 64 << 20,
