@@ -5,6 +5,7 @@
 //! system = "5ga"
 //! format = "auto"              # or a format's name: 3gpp-xml
 //! max_file_bytes = 1073741824  # larger files (decompressed) are quarantined
+//! allow_empty = false          # a file without any measurement is quarantined
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
 //! [source]
 //! url = "inbox/5ga"            # local directory, or ftp(s)://user:pass@host:21/folder;
@@ -78,6 +79,8 @@ pub struct PlanFile {
     pub format: Option<String>,
     /// Files larger than this, decompressed, are quarantined (default 1 GiB).
     pub max_file_bytes: Option<u64>,
+    /// Whether a file without any measurement completes (default: quarantined).
+    pub allow_empty: Option<bool>,
     /// Directory of the SQL rules.
     pub rules: Option<PathBuf>,
     /// Where files come from.
@@ -262,6 +265,8 @@ pub struct SystemPlan {
     pub format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     pub max_file_bytes: u64,
+    /// Whether a file without any measurement completes instead of being quarantined.
+    pub allow_empty: bool,
     /// When a listed file is complete enough to take.
     pub settle: SettleRules,
     /// Where the rules were loaded from, if anywhere.
@@ -453,6 +458,7 @@ impl SystemPlan {
             settle,
             format,
             max_file_bytes,
+            allow_empty: file.allow_empty.unwrap_or(false),
             rules_dir,
             rules,
             sinks,

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{dataset, generate, names_in, pmflow, pmflow_ok, query_csv, stage};
+use common::{cycle_stat, dataset, generate, names_in, pmflow, pmflow_ok, query_csv, stage};
 
 fn ingest(inbox: &Path, archive: &Path, system: &str) -> String {
     pmflow_ok(&[
@@ -17,6 +17,29 @@ fn ingest(inbox: &Path, archive: &Path, system: &str) -> String {
         "--system",
         system,
     ])
+}
+
+#[test]
+fn a_file_without_measurements_is_quarantined_unless_the_plan_allows_empty_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    let no_rows = "<?xml version=\"1.0\"?>\n<measCollecFile><fileHeader/><measData>\
+                   <managedElement localDn=\"n1\"/></measData></measCollecFile>";
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("a.xml"), no_rows).unwrap();
+    let (inbox_arg, archive_arg) = (inbox.to_str().unwrap(), archive.to_str().unwrap());
+    let args = ["ingest", inbox_arg, "--archive", archive_arg, "--no-settle"];
+    let stats = pmflow_ok(&args);
+    assert_eq!(cycle_stat(&stats, "files failed"), 1, "{stats}");
+    let reason = std::fs::read_to_string(inbox.join("Failed/a.xml.reason")).unwrap();
+    assert_eq!(reason, "a.xml: no measurements\n");
+
+    let plan = tmp.path().join("plan.toml");
+    std::fs::write(&plan, "system = \"5ga\"\nallow_empty = true\n").unwrap();
+    std::fs::write(inbox.join("b.xml"), no_rows).unwrap();
+    let stats = pmflow_ok(&[&args[..], &["--plan", plan.to_str().unwrap()]].concat());
+    assert_eq!(cycle_stat(&stats, "files done"), 1, "{stats}");
+    assert_eq!(names_in(&inbox.join("Done")), ["b.xml"]);
 }
 
 #[test]

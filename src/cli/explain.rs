@@ -35,9 +35,14 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(e.into()))?;
     println!("system:  {}", plan.system);
     println!(
-        "format:  {} (files up to {} bytes decompressed)",
+        "format:  {} (files up to {} bytes decompressed; files without measurements {})",
         plan.format.name(),
-        plan.max_file_bytes
+        plan.max_file_bytes,
+        if plan.allow_empty {
+            "complete"
+        } else {
+            "quarantined"
+        }
     );
     match &plan.source {
         Some(source) => {

@@ -120,6 +120,8 @@ pub struct Parts {
     pub format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     pub max_file_bytes: u64,
+    /// Whether a file without any measurement completes instead of being quarantined.
+    pub allow_empty: bool,
     /// Which files are read in parts, and how large the parts are.
     pub part_limits: PartLimits,
     /// The sinks, each with whether the plan requires it.
@@ -142,6 +144,8 @@ pub struct Pipeline {
     format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     max_file_bytes: u64,
+    /// Whether a file without any measurement completes instead of being quarantined.
+    allow_empty: bool,
     /// Which files are read in parts, and how large the parts are.
     part_limits: PartLimits,
     /// What the source's listings saw, across cycles.
@@ -204,6 +208,7 @@ impl Pipeline {
             settle: plan.settle,
             format: plan.format,
             max_file_bytes: plan.max_file_bytes,
+            allow_empty: plan.allow_empty,
             part_limits: PartLimits::default(),
             sinks,
             schemas,
@@ -236,6 +241,7 @@ impl Pipeline {
             settle: parts.settle,
             format: parts.format,
             max_file_bytes: parts.max_file_bytes,
+            allow_empty: parts.allow_empty,
             part_limits: parts.part_limits,
             observations: Mutex::default(),
             held: Mutex::default(),
@@ -426,6 +432,9 @@ impl Pipeline {
         })
         .await;
         let result = match parsed {
+            Ok(Ok((read, _))) if read.row_count == 0 && !self.allow_empty => Err(
+                ParseFailure::Invalid(format!("{}: no measurements", file.name)),
+            ),
             Ok(Ok((read, elapsed))) => {
                 report.parse = elapsed;
                 report.content_bytes = read.content_bytes;

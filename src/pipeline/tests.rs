@@ -45,6 +45,7 @@ fn pipeline_of_parts(
         settle: SettleRules::NONE,
         format: FormatChoice::Auto,
         max_file_bytes: 1 << 20,
+        allow_empty: false,
         part_limits,
         sinks,
         schemas: Default::default(),
