@@ -191,7 +191,8 @@ impl SinkSpec {
     /// The configuration if it is of kind `T`, for commands that read one kind's
     /// settings.
     pub fn config_of<T: 'static>(&self) -> Option<&T> {
-        self.config.as_any().downcast_ref()
+        let config: &dyn std::any::Any = &*self.config;
+        config.downcast_ref()
     }
 }
 

@@ -460,17 +460,13 @@ mod tests {
             ))
         };
         let (ctx, auto) = (ctx("b.xml"), FormatChoice::Auto);
+        const ONE_ROW_EACH: PartLimits = PartLimits {
+            in_memory: 10,
+            part_values: 1,
+        };
         // Cell=1 again: its counters merge into one row, so the file is read whole.
         let read = auto
-            .read_with(
-                &file("Cell=1"),
-                &ctx,
-                1 << 20,
-                PartLimits {
-                    in_memory: 10,
-                    part_values: 1,
-                },
-            )
+            .read_with(&file("Cell=1"), &ctx, 1 << 20, ONE_ROW_EACH)
             .unwrap();
         assert!(matches!(read.rows, Rows::Whole(_)));
         let rows = &rows_of(&parts_of(read))["cell"];
@@ -478,15 +474,7 @@ mod tests {
         assert_eq!((rows[0]["a"].as_str(), rows[0]["b"].as_str()), ("1", "3"));
         // A new object: three parts of one row each.
         let read = auto
-            .read_with(
-                &file("Cell=3"),
-                &ctx,
-                1 << 20,
-                PartLimits {
-                    in_memory: 10,
-                    part_values: 1,
-                },
-            )
+            .read_with(&file("Cell=3"), &ctx, 1 << 20, ONE_ROW_EACH)
             .unwrap();
         assert_eq!(read.row_count, 3);
         let parts = parts_of(read);

@@ -41,15 +41,14 @@ pub static SINKS: [&SinkKind; 4] = [
 ];
 
 /// A sink's typed configuration: what the plan said, validated, ready to build from.
-/// Printing it never shows a secret.
+/// Printing it never shows a secret. It is `Any`, so the commands that read one
+/// kind's settings (`ddl` the Kafka topics, `query` the archive's location) can ask
+/// for that kind.
 #[async_trait]
-pub trait SinkConfig: fmt::Display + fmt::Debug + Send + Sync + 'static {
+pub trait SinkConfig: Any + fmt::Display + fmt::Debug + Send + Sync {
     /// Makes the sink that delivers `system`'s files; the message says what the
     /// client library refused.
     async fn build(&self, system: &str) -> Result<Arc<dyn Sink>, String>;
-    /// The configuration itself, for the commands that read one kind's settings
-    /// (`ddl` reads the Kafka topics, `query` the archive's location).
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// The kind a sink URL chooses by its scheme (no scheme: the archive).

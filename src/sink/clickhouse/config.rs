@@ -13,7 +13,6 @@
 //! `default`, the user to `default`. A URL without a password takes it from
 //! `PMFLOW_CLICKHOUSE_PASSWORD`.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,10 +128,6 @@ impl std::fmt::Display for ClickHouseSettings {
 impl SinkConfig for ClickHouseSettings {
     async fn build(&self, _system: &str) -> Result<Arc<dyn Sink>, String> {
         Ok(Arc::new(ClickHouseSink::new(self.clone())))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -12,7 +12,6 @@
 //! Producer defaults: `enable.idempotence=true`, `acks=all`, `compression.type=lz4`,
 //! `linger.ms=5`, `batch.num.messages=10000`, `message.timeout.ms=30000`.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -165,10 +164,6 @@ impl SinkConfig for KafkaSettings {
     async fn build(&self, system: &str) -> Result<Arc<dyn Sink>, String> {
         let sink = KafkaSink::new(self.clone(), system).map_err(|e| e.to_string())?;
         Ok(Arc::new(sink))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

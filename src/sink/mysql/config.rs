@@ -16,7 +16,6 @@
 //! A URL without a password takes it from `PMFLOW_MYSQL_PASSWORD`, so plan files need
 //! not hold secrets.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,10 +132,6 @@ impl SinkConfig for MySqlSettings {
     async fn build(&self, _system: &str) -> Result<Arc<dyn Sink>, String> {
         let sink = MySqlSink::new(self.clone()).map_err(|e| e.to_string())?;
         Ok(Arc::new(sink))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -1,7 +1,6 @@
 //! The archive sink's configuration: a local directory, as a path, `file://` or
 //! `parquet://` URL. It has no other key.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -52,9 +51,5 @@ impl SinkConfig for ArchiveConfig {
     async fn build(&self, system: &str) -> Result<Arc<dyn Sink>, String> {
         let archive = Archive::open(&self.url).map_err(|e| e.to_string())?;
         Ok(Arc::new(ArchiveSink::new(archive, system)))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
