@@ -34,7 +34,7 @@ use serde::Deserialize;
 use crate::format::FormatChoice;
 use crate::plan::{Rule, RuleError, rules};
 use crate::sink::SinkConfig;
-use crate::sink::parquet::config::ArchiveConfig;
+use crate::sink::archive::config::ArchiveConfig;
 use crate::sink::registry::{kind_of, redacted, sink_table, url_table};
 use crate::source::ftp::FtpSettings;
 use crate::source::{DEFAULT_TEMPORARY_NAMES, NameFilter, SettleRules, scan_paths};
@@ -546,10 +546,7 @@ mod tests {
         );
         let sinks: Vec<String> = resolved.sinks.iter().map(|s| s.to_string()).collect();
         let archive = dir.path().join("arch");
-        assert_eq!(
-            sinks,
-            [format!("parquet archive {} (optional)", archive.display())]
-        );
+        assert_eq!(sinks, [format!("archive {} (optional)", archive.display())]);
         std::fs::write(&plan, "sytem = \"x\"\n").unwrap();
         assert!(SystemPlan::resolve(Some(&plan), Overrides::default()).is_err());
     }

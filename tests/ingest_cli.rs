@@ -78,14 +78,16 @@ fn ingest_then_query_prints_the_files_numbers() {
         "SELECT \"succTCHSeizures2\" AS v FROM enodebfunction",
     ]);
     assert_eq!(json.trim(), r#"[{"v":"86,87,2,6,77,96,75,33,24"}]"#);
-    // The archive layout of DESIGN.md.
-    let day = archive.join("system=5ga/table=utrancell/date=2000-03-01");
-    let files = names_in(&day);
-    assert_eq!(files.len(), 1);
-    assert!(
-        files[0].ends_with(".parquet") && files[0].len() == 16 + 8,
-        "{files:?}"
+    // The archive layout of DESIGN.md: a Delta table per (system, table), one data
+    // file per date for the files of a cycle.
+    let table = archive.join("system=5ga/table=utrancell");
+    assert_eq!(
+        names_in(&table.join("_delta_log")),
+        ["00000000000000000000.json"]
     );
+    let files = names_in(&table.join("date=2000-03-01"));
+    assert_eq!(files.len(), 1);
+    assert!(files[0].ends_with(".zstd.parquet"), "{files:?}");
 }
 
 #[test]

@@ -403,7 +403,10 @@ fn pmflow_killed_at_random_moments_then_a_full_run_leaves_every_file_done_once_a
     let names = names_in(&generated);
     let files: Vec<_> = names.iter().map(|n| generated.join(n)).collect();
     stage(&inbox, &files);
-    let args = ingest_args(&inbox, "5ga", &db.url(""), Some(&archive));
+    let mut args = ingest_args(&inbox, "5ga", &db.url(""), Some(&archive));
+    // Archive commits of 16 files, so that kills fall between and during commits.
+    let archive_arg = args.len() - 1;
+    args[archive_arg] = format!("parquet://{}?files_at_once=16", archive.display());
     // Moments from a fixed seed (xorshift), 100 ms to 1.1 s after start: during start
     // up, parsing, writes to both stores, and moves into Done/.
     let mut seed: u64 = 0x5eed_cafe;

@@ -187,7 +187,11 @@ fn sigterm_in_the_middle_of_a_cycle_leaves_each_file_in_the_inbox_or_done_with_i
     let plan = plan(tmp.path(), 2);
     let archive = tmp.path().join("archive");
     let source = ftp.url("5ga", "");
-    let mut service = Service::start(&run_args(&plan, &source, &archive, YEARLY, 0), &[]);
+    // Commits every 200 ms at most, so files complete while the cycle runs.
+    let mut args = run_args(&plan, &source, &archive, YEARLY, 0);
+    let archive_arg = args.iter().position(|a| a == "--archive").unwrap() + 1;
+    args[archive_arg] = format!("parquet://{}?group_wait_ms=200", archive.display());
+    let mut service = Service::start(&args, &[]);
     service.wait_for("a first file in Done/", Duration::from_secs(60), |_| {
         !names_in(&inbox.join("Done")).is_empty()
     });

@@ -137,6 +137,7 @@ pub async fn deliver(sink: &dyn Sink, files: &[RecordBatch]) {
         .map(|(i, batch)| async move {
             let file = PlannedFile {
                 part: 0,
+                last_part: true,
                 name: format!("file{i}"),
                 file_id: format!("{i:016x}"),
                 tables: vec![TableBatch {

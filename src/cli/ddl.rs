@@ -118,10 +118,10 @@ pub async fn run(args: DdlArgs) -> Result<(), Failure> {
     let systems = if one_system {
         vec![plan.system.clone()]
     } else {
-        let mut systems: Vec<String> = (archive.files(None).await)
+        let mut systems: Vec<String> = (archive.table_names(None).await)
             .context("cannot list the archive")?
             .into_iter()
-            .map(|file| file.system)
+            .map(|(system, _)| system)
             .collect();
         systems.sort();
         systems.dedup();

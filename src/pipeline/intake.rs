@@ -57,6 +57,7 @@ pub(super) async fn take_settled(
         if !new.is_empty() {
             telemetry::scanned(&pipeline.system, new.len() as u64);
             progress(Progress::Listed(new.len() as u64));
+            pipeline.announce(new.len() as isize);
         }
         for file in new {
             // The receiver lives as long as the cycle's stages.

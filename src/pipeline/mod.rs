@@ -90,7 +90,26 @@ struct Planned {
     file: SourceFile,
     report: FileReport,
     planned: PlannedFile,
-    more: Option<PartStream>,
+    more: Option<PartsAhead>,
+}
+
+/// A large file's parts still to deliver, read one ahead so that every part is
+/// known to be the last or not before it is written (a sink that stores a file in
+/// one transaction commits with its last part).
+struct PartsAhead {
+    next: ParsedFile,
+    stream: PartStream,
+}
+
+impl PartsAhead {
+    /// The parts after `stream`'s next one, if any: `Ok(None)` when the stream ends.
+    async fn after(mut stream: PartStream) -> Result<Option<Self>, Option<String>> {
+        match stream.next().await {
+            None => Ok(None),
+            Some(Ok(next)) => Ok(Some(Self { next, stream })),
+            Some(Err(error)) => Err(Some(error)),
+        }
+    }
 }
 
 /// A sink, whether the plan requires it, and the files it may take at once.
@@ -322,7 +341,10 @@ impl Pipeline {
             .map(|planned| async move {
                 match planned {
                     Ok(planned) => self.deliver(planned).await,
-                    Err(finished) => finished,
+                    Err(finished) => {
+                        self.announce(-1);
+                        finished
+                    }
                 }
             })
             .buffer_unordered(self.in_flight)
@@ -339,6 +361,7 @@ impl Pipeline {
         stats.scanned = intake.taken + intake.unsettled;
         stats.unsettled = intake.unsettled;
         if !left.is_empty() {
+            self.announce(-(left.len() as isize));
             debug!(
                 files = left.len(),
                 "stopping: files left for the next cycle"
@@ -455,6 +478,14 @@ impl Pipeline {
         }
     }
 
+    /// Tells every sink that `files` more files are on their way to it (negative:
+    /// files announced that will not come).
+    fn announce(&self, files: isize) {
+        for slot in &self.sinks {
+            slot.sink.announce(files);
+        }
+    }
+
     /// Aligns the tables of a parsed file (or of part `part` of one) and runs the
     /// rules over them.
     async fn plan(
@@ -462,6 +493,7 @@ impl Pipeline {
         name: &str,
         file_id: String,
         part: u32,
+        last_part: bool,
         parsed: ParsedFile,
     ) -> (PlannedFile, u64) {
         let mut warnings = 0;
@@ -469,6 +501,7 @@ impl Pipeline {
             name: name.to_string(),
             file_id,
             part,
+            last_part,
             tables: Vec::new(),
             derived: Vec::new(),
         };
@@ -520,15 +553,23 @@ impl Pipeline {
         };
         let (parsed, more) = match rows {
             Rows::Whole(parsed) => (parsed, None),
-            Rows::Parts(mut parts) => match parts.next().await {
-                Some(Ok(first)) => (first, Some(parts)),
-                failed => {
-                    return Err(self.parts_failed(report, &file, failed.and_then(Result::err)));
+            Rows::Parts(mut parts) => {
+                let first = match parts.next().await {
+                    Some(Ok(first)) => first,
+                    failed => {
+                        let error = failed.and_then(Result::err);
+                        return Err(self.parts_failed(report, &file, error));
+                    }
+                };
+                match PartsAhead::after(parts).await {
+                    Ok(more) => (first, more),
+                    Err(error) => return Err(self.parts_failed(report, &file, error)),
                 }
-            },
+            }
         };
         let started = Instant::now();
-        let (planned, warnings) = self.plan(&file.name, file_id, 0, parsed).await;
+        let last_part = more.is_none();
+        let (planned, warnings) = self.plan(&file.name, file_id, 0, last_part, parsed).await;
         report.plan = started.elapsed();
         report.warnings = warnings;
         report.derived_rows = derived_rows(&planned);
@@ -551,28 +592,28 @@ impl Pipeline {
         } = planned;
         let started = Instant::now();
         let mut answers = self.write(&planned).await;
-        if let Some(mut parts) = more {
-            let mut part = planned.part;
-            while !answers.iter().any(|a| a.required && a.result.is_err()) {
-                let parsed = match parts.next().await {
-                    None => break,
-                    Some(Ok(parsed)) => parsed,
-                    failed => {
-                        return self.parts_failed(report, &file, failed.and_then(Result::err));
-                    }
-                };
-                part += 1;
-                let planning = Instant::now();
-                let (planned, warnings) = self
-                    .plan(&file.name, planned.file_id.clone(), part, parsed)
-                    .await;
-                report.plan += planning.elapsed();
-                report.warnings += warnings;
-                report.derived_rows += derived_rows(&planned);
-                for (answer, next) in answers.iter_mut().zip(self.write(&planned).await) {
-                    if answer.result.is_ok() {
-                        *answer = next;
-                    }
+        let mut more = more;
+        let mut part = planned.part;
+        while let Some(PartsAhead { next, stream }) = more {
+            if answers.iter().any(|a| a.required && a.result.is_err()) {
+                break;
+            }
+            more = match PartsAhead::after(stream).await {
+                Ok(more) => more,
+                Err(error) => return self.parts_failed(report, &file, error),
+            };
+            part += 1;
+            let planning = Instant::now();
+            let file_id = planned.file_id.clone();
+            let (planned, warnings) = self
+                .plan(&file.name, file_id, part, more.is_none(), next)
+                .await;
+            report.plan += planning.elapsed();
+            report.warnings += warnings;
+            report.derived_rows += derived_rows(&planned);
+            for (answer, next) in answers.iter_mut().zip(self.write(&planned).await) {
+                if answer.result.is_ok() {
+                    *answer = next;
                 }
             }
         }

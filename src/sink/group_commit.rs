@@ -8,17 +8,24 @@
 //! ([`Sink::files_at_once`](super::Sink::files_at_once)), and it submits each file's
 //! batch of a table (or of any key, such as a table and a day) here. One write per key
 //! runs at a time; batches that arrive meanwhile wait and then go in together, up to
-//! `max_rows` rows, led by the oldest of them. There is no timer: an idle sink writes
-//! a file at once. Every file still learns the outcome of the write that carried its
+//! `max_rows` rows, led by the oldest of them. By default there is no timer: an idle
+//! sink writes a file at once. A sink that wants the files delivered together in one
+//! write (the archive: one commit per cycle) also has groups wait for the files the
+//! pipeline announced ([`Sink::announce`](super::Sink::announce)) until none is on its
+//! way, the sink holds as many files as it takes at once, or a time limit passed.
+//! Every file still learns the outcome of the write that carried its
 //! rows before it is acknowledged. When a group fails for a reason that will not pass
 //! (bad data), its files are written one by one, so one bad file never fails the good
 //! ones it happened to travel with.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use tokio::sync::mpsc;
+use futures::future::join_all;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 
 use crate::sink::TableFailure;
 
@@ -43,13 +50,62 @@ struct Queue {
     busy: bool,
 }
 
-/// Groups the writes of each key (a table, or a table and a day).
+impl Queue {
+    fn rows(&self) -> usize {
+        self.waiting.iter().map(|w| w.batch.num_rows()).sum()
+    }
+}
+
 #[derive(Default)]
+struct Shared {
+    queues: HashMap<String, Queue>,
+    /// Files announced (see [`GroupCommit::announce`]) that have not arrived yet.
+    on_the_way: usize,
+    /// Files submitted and not yet told their outcome.
+    in_sink: usize,
+}
+
+/// Groups the writes of each key (a table, or a table and a day).
 pub struct GroupCommit {
-    queues: Mutex<HashMap<String, Queue>>,
+    shared: Mutex<Shared>,
+    changed: Notify,
+    /// Files the sink takes at once: a group waiting for files on their way closes
+    /// when this many are in the sink (no more can come in).
+    capacity: usize,
+    /// How long a group waits at most for files on their way.
+    max_wait: Duration,
+}
+
+impl Default for GroupCommit {
+    /// Groups without waiting: a group is whatever waited while the last one was
+    /// written.
+    fn default() -> Self {
+        Self::waiting_for_files(usize::MAX, Duration::ZERO)
+    }
 }
 
 impl GroupCommit {
+    /// Groups that also wait for the files announced to be on their way (a cycle's
+    /// files, as the pipeline announces them), until `capacity` files are in the
+    /// sink or `max_wait` passed: the files delivered together go in one write.
+    pub fn waiting_for_files(capacity: usize, max_wait: Duration) -> Self {
+        Self {
+            shared: Mutex::default(),
+            changed: Notify::new(),
+            capacity: capacity.max(1),
+            max_wait,
+        }
+    }
+
+    /// `files` more files are on their way (or, negative, announced files will not
+    /// come): groups wait for them.
+    pub fn announce(&self, files: isize) {
+        let mut shared = self.shared.lock().expect("group lock");
+        shared.on_the_way = shared.on_the_way.saturating_add_signed(files);
+        drop(shared);
+        self.changed.notify_waiters();
+    }
+
     /// Writes `batch` under `key` with `insert`, in one call with the batches of
     /// other files that wait at the same time (up to `max_rows` rows); the outcome of
     /// the write that carried `batch`.
@@ -64,25 +120,79 @@ impl GroupCommit {
         F: Fn(Vec<RecordBatch>) -> Fut,
         Fut: Future<Output = Result<(), TableFailure>>,
     {
-        let (turn, mut turns) = mpsc::unbounded_channel();
-        let mut lead = {
-            let mut queues = self.queues.lock().expect("queues lock");
-            let queue = queues.entry(key.to_string()).or_default();
-            queue.waiting.push_back(Waiting { batch, turn });
-            !std::mem::replace(&mut queue.busy, true)
-        };
+        let entries = vec![(key.to_string(), batch)];
+        self.submit_file(entries, max_rows, |_, batches| insert(batches))
+            .await
+    }
+
+    /// Writes a file's batches, each under its key, as [`submit`](Self::submit) does
+    /// for one; the file counts as one of those announced. The first failure, if any.
+    pub async fn submit_file<F, Fut>(
+        &self,
+        entries: Vec<(String, RecordBatch)>,
+        max_rows: usize,
+        insert: F,
+    ) -> Result<(), TableFailure>
+    where
+        F: Fn(&str, Vec<RecordBatch>) -> Fut,
+        Fut: Future<Output = Result<(), TableFailure>>,
+    {
+        let mut turns = Vec::with_capacity(entries.len());
+        {
+            let mut shared = self.shared.lock().expect("group lock");
+            shared.in_sink += 1;
+            shared.on_the_way = shared.on_the_way.saturating_sub(1);
+            for (key, batch) in entries {
+                let (turn, receiver) = mpsc::unbounded_channel();
+                let queue = shared.queues.entry(key.clone()).or_default();
+                queue.waiting.push_back(Waiting { batch, turn });
+                let lead = !std::mem::replace(&mut queue.busy, true);
+                turns.push((key, receiver, lead));
+            }
+        }
+        self.changed.notify_waiters();
+        let insert = &insert;
+        let outcomes = join_all(turns.into_iter().map(
+            |(key, mut receiver, mut lead)| async move {
+                loop {
+                    let next = if std::mem::take(&mut lead) {
+                        Turn::Lead
+                    } else {
+                        receiver
+                            .recv()
+                            .await
+                            .expect("the leader reports to every file")
+                    };
+                    match next {
+                        Turn::Done(result) => return result,
+                        Turn::Lead => self.lead(&key, max_rows, insert).await,
+                    }
+                }
+            },
+        ))
+        .await;
+        self.shared.lock().expect("group lock").in_sink -= 1;
+        self.changed.notify_waiters();
+        outcomes.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    }
+
+    /// Waits until the group of `key` may close: no announced file is on its way,
+    /// the sink is full, the group has `max_rows` rows, or `max_wait` passed.
+    async fn wait_for_group(&self, key: &str, max_rows: usize) {
+        let deadline = Instant::now() + self.max_wait;
         loop {
-            let next = if std::mem::take(&mut lead) {
-                Turn::Lead
-            } else {
-                turns
-                    .recv()
-                    .await
-                    .expect("the leader reports to every file")
-            };
-            match next {
-                Turn::Done(result) => return result,
-                Turn::Lead => self.lead(key, max_rows, &insert).await,
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let shared = self.shared.lock().expect("group lock");
+                let rows = shared.queues.get(key).map_or(0, Queue::rows);
+                if shared.on_the_way == 0 || shared.in_sink >= self.capacity || rows >= max_rows {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
             }
         }
     }
@@ -90,16 +200,17 @@ impl GroupCommit {
     /// Writes groups of `key` until another file takes the lead or none is left.
     async fn lead<F, Fut>(&self, key: &str, max_rows: usize, insert: &F)
     where
-        F: Fn(Vec<RecordBatch>) -> Fut,
+        F: Fn(&str, Vec<RecordBatch>) -> Fut,
         Fut: Future<Output = Result<(), TableFailure>>,
     {
         loop {
+            self.wait_for_group(key, max_rows).await;
             let group = self.take_group(key, max_rows);
             let batches: Vec<RecordBatch> = group.iter().map(|w| w.batch.clone()).collect();
-            match insert(batches).await {
+            match insert(key, batches).await {
                 Err(failure) if !failure.transient && group.len() > 1 => {
                     for waiting in &group {
-                        let alone = insert(vec![waiting.batch.clone()]).await;
+                        let alone = insert(key, vec![waiting.batch.clone()]).await;
                         waiting.turn.send(Turn::Done(alone)).ok();
                     }
                 }
@@ -109,8 +220,8 @@ impl GroupCommit {
                     }
                 }
             }
-            let mut queues = self.queues.lock().expect("queues lock");
-            let queue = queues.get_mut(key).expect("queue of a busy key");
+            let mut shared = self.shared.lock().expect("group lock");
+            let queue = shared.queues.get_mut(key).expect("queue of a busy key");
             match queue.waiting.front() {
                 None => {
                     queue.busy = false;
@@ -126,8 +237,8 @@ impl GroupCommit {
 
     /// The oldest waiting batches of `key` up to `max_rows` rows (at least one).
     fn take_group(&self, key: &str, max_rows: usize) -> Vec<Waiting> {
-        let mut queues = self.queues.lock().expect("queues lock");
-        let queue = queues.get_mut(key).expect("queue of a busy key");
+        let mut shared = self.shared.lock().expect("group lock");
+        let queue = shared.queues.get_mut(key).expect("queue of a busy key");
         let mut group = Vec::new();
         let mut rows = 0;
         while let Some(next) = queue.waiting.front() {

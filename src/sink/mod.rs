@@ -8,11 +8,11 @@
 //! the file is the pipeline's business (see `pipeline::tracker`), since whether a sink
 //! is required is the plan's, not the sink's.
 
+pub mod archive;
 pub mod clickhouse;
 pub mod group_commit;
 pub mod kafka;
 pub mod mysql;
-pub mod parquet;
 pub mod registry;
 pub mod values;
 
@@ -26,10 +26,10 @@ use crate::format::TableBatch;
 use crate::retry::Breaker;
 use crate::schema;
 
+pub use self::archive::ArchiveSink;
 pub use self::clickhouse::ClickHouseSink;
 pub use self::kafka::KafkaSink;
 pub use self::mysql::MySqlSink;
-pub use self::parquet::ArchiveSink;
 pub use self::registry::{SINKS, SinkConfig, SinkKind};
 
 /// A file after the plan stage, as delivered to sinks.
@@ -42,6 +42,9 @@ pub struct PlannedFile {
     /// Which part of a large file this is (0 for a file delivered whole); a file is
     /// stored once every part was (see `format::parts`).
     pub part: u32,
+    /// Whether this is the file's last part (true for a file delivered whole): a sink
+    /// that stores a file in one transaction commits with it.
+    pub last_part: bool,
     /// Measurement tables as parsed and aligned to their current schemas, before rules:
     /// what the archive keeps, so history can be replayed through new rules.
     pub tables: Vec<TableBatch>,
@@ -197,6 +200,10 @@ pub trait Sink: Send + Sync {
     fn files_at_once(&self) -> Option<usize> {
         None
     }
+    /// The pipeline's notice that `files` more files are on their way to this sink
+    /// (or, negative, that files announced will not come): a sink whose groups of
+    /// files wait for those delivered together counts them; others ignore it.
+    fn announce(&self, _files: isize) {}
     /// Stores every row of the file; `Ok` is the acknowledgement.
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError>;
 }

@@ -34,7 +34,7 @@ pub struct SinkKind {
 
 /// Every sink pmflow can deliver to. Plain paths (no scheme) are the archive's.
 pub static SINKS: [&SinkKind; 4] = [
-    &super::parquet::config::KIND,
+    &super::archive::config::KIND,
     &super::mysql::config::KIND,
     &super::clickhouse::config::KIND,
     &super::kafka::config::KIND,

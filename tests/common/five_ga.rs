@@ -1,6 +1,6 @@
 //! System 5ga as the source and service tests use it: generated files, a plan that
-//! collects `A*.xml` only, and what an archive holds (its files and the `nrcelldu`
-//! rows), so a cycle from any source can be compared with a local one.
+//! collects `A*.xml` only, and what an archive holds (the rows of each source file
+//! per table, and a sum), so a cycle from any source can be compared with a local one.
 
 use std::path::{Path, PathBuf};
 
@@ -31,27 +31,23 @@ pub fn ingest_args(source: &str, plan: &Path, archive: &Path) -> Vec<String> {
     .into()
 }
 
-/// Every Parquet file of an archive (paths name system, table, day and file id), and
-/// the rows of its `nrcelldu` table.
+/// What an archive holds: for each table, the rows of each source file
+/// (`table,file_id,rows`), and the count and a sum of the `nrcelldu` rows.
 pub fn archived(archive: &Path) -> (Vec<String>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut dirs = vec![archive.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path.strip_prefix(archive).unwrap().display().to_string());
-            }
-        }
-    }
-    files.sort();
+    let per_file = ["nrcellcu", "nrcelldu"]
+        .iter()
+        .flat_map(|table| {
+            let sql = format!(
+                "SELECT '{table}', file_id, count(*) FROM {table} GROUP BY file_id ORDER BY file_id"
+            );
+            query_csv(archive, &sql)
+        })
+        .collect();
     let rows = query_csv(
         archive,
         "SELECT count(*), sum(\"TB.TotNbrDl\") FROM nrcelldu",
     );
-    (files, rows)
+    (per_file, rows)
 }
 
 /// What a local inbox of the same files archives: the expected result of any source.

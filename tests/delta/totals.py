@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Totals of an archive read through its Delta logs, and of the source files, by
+readers that share no code with pmflow: Python `deltalake` for the archive, the
+standard library's XML parser for 3GPP files.
+
+Usage: totals.py ARCHIVE SYSTEM FILE...
+Prints one JSON object: {"archive": {"rows": N, "values": N, "sum": X},
+"files": {...the same...}}. `values` counts non-null counter cells, `sum` adds
+them; key columns and `ingested_at` are not counters.
+"""
+import json
+import math
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+from deltalake import DeltaTable
+
+KEYS = {"system", "ne", "object", "period_start", "granularity_s", "suspect",
+        "file_id", "ingested_at", "date"}
+
+
+def archive_totals(root, system):
+    rows = values = 0
+    sums = []
+    base = os.path.join(root, f"system={system}")
+    for folder in sorted(os.listdir(base)):
+        table = DeltaTable(os.path.join(base, folder)).to_pyarrow_table()
+        rows += table.num_rows
+        for name in table.column_names:
+            if name in KEYS:
+                continue
+            for value in table.column(name).to_pylist():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    values += 1
+                    sums.append(value)
+    return {"rows": rows, "values": values, "sum": math.fsum(sums)}
+
+
+def file_totals(paths):
+    rows = values = 0
+    sums = []
+    for path in paths:
+        for _, element in ET.iterparse(path):
+            tag = element.tag.rsplit("}", 1)[-1]
+            if tag == "measValue":
+                rows += 1
+            elif tag == "r" and element.text is not None:
+                try:
+                    number = float(element.text)
+                except ValueError:
+                    continue
+                values += 1
+                sums.append(number)
+    return {"rows": rows, "values": values, "sum": math.fsum(sums)}
+
+
+def main():
+    root, system, *paths = sys.argv[1:]
+    print(json.dumps({"archive": archive_totals(root, system), "files": file_totals(paths)}))
+
+
+if __name__ == "__main__":
+    main()

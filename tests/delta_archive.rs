@@ -1,0 +1,137 @@
+//! The archive as Delta Lake tables, checked from outside pmflow: an independent
+//! reader (Python `deltalake`) reads the tables through their logs and an independent
+//! parser (Python's XML parser) reads the source files; the Delta logs themselves are
+//! read as JSON.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{cycle_stat, generate, names_in, pmflow_ok, repo, stage};
+use serde_json::Value;
+
+fn ingest(inbox: &Path, archive: &Path) -> String {
+    let (inbox, archive) = (inbox.to_str().unwrap(), archive.to_str().unwrap());
+    pmflow_ok(&[
+        "ingest",
+        inbox,
+        "--archive",
+        archive,
+        "--system",
+        "5ga",
+        "--no-settle",
+    ])
+}
+
+/// For every table of `system`, the data files each commit added, by date.
+fn adds_per_commit(
+    archive: &Path,
+    system: &str,
+) -> BTreeMap<(String, u64), BTreeMap<String, usize>> {
+    let mut adds = BTreeMap::new();
+    let tables = archive.join(format!("system={system}"));
+    for table in names_in(&tables) {
+        let log = tables.join(&table).join("_delta_log");
+        for commit in names_in(&log).iter().filter(|n| n.ends_with(".json")) {
+            let version: u64 = commit.trim_end_matches(".json").parse().unwrap();
+            let text = std::fs::read_to_string(log.join(commit)).unwrap();
+            let dates: &mut BTreeMap<String, usize> =
+                adds.entry((table.clone(), version)).or_default();
+            for action in text
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            {
+                if let Some(date) = action["add"]["partitionValues"]["date"].as_str() {
+                    *dates.entry(date.to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+    adds
+}
+
+/// Rows, counter values and their sum, in the archive (read by Python `deltalake`)
+/// and in `files` (read by Python's XML parser).
+fn independent_totals(archive: &Path, files: &[PathBuf]) -> (Value, Value) {
+    let output = std::process::Command::new("python3")
+        .arg(repo().join("tests/delta/totals.py"))
+        .arg(archive)
+        .arg("5ga")
+        .args(files)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "tests/delta/totals.py failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let totals: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (totals["archive"].clone(), totals["files"].clone())
+}
+
+#[test]
+fn two_cycles_with_late_files_and_copies_hold_every_row_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, inbox, archive) = (
+        tmp.path().join("generated"),
+        tmp.path().join("inbox"),
+        tmp.path().join("archive"),
+    );
+    generate(&generated, "5ga", 6, 2);
+    let files: Vec<PathBuf> = names_in(&generated)
+        .iter()
+        .map(|n| generated.join(n))
+        .collect();
+    let (first_rop, second_rop): (Vec<_>, Vec<_>) = files
+        .iter()
+        .cloned()
+        .partition(|f| f.to_string_lossy().contains(".0000+0000-0015"));
+    assert_eq!((first_rop.len(), second_rop.len()), (6, 6));
+
+    // Cycle 1: the first period and half of the second.
+    stage(&inbox, &[&first_rop[..], &second_rop[..3]].concat());
+    let stats = ingest(&inbox, &archive);
+    assert_eq!(cycle_stat(&stats, "files done"), 9, "{stats}");
+    let after_first = adds_per_commit(&archive, "5ga");
+    assert!(!after_first.is_empty());
+    for ((table, version), dates) in &after_first {
+        assert_eq!(*version, 0, "{table}: one commit per cycle");
+        assert!(dates.values().all(|&n| n == 1), "{table}: {dates:?}");
+    }
+
+    // Cycle 2: the late half of the second period and copies of two files already in.
+    stage(&inbox, &second_rop[3..]);
+    for (i, original) in first_rop[..2].iter().enumerate() {
+        std::fs::copy(
+            original,
+            inbox.join(format!(
+                "copy{i}-{}",
+                original.file_name().unwrap().to_string_lossy()
+            )),
+        )
+        .unwrap();
+    }
+    let stats = ingest(&inbox, &archive);
+    assert_eq!(cycle_stat(&stats, "files done"), 5, "{stats}");
+    for ((table, version), dates) in adds_per_commit(&archive, "5ga") {
+        assert!(version <= 1, "{table}: one commit per cycle, not {version}");
+        assert!(
+            dates.values().all(|&n| n == 1),
+            "{table} v{version}: {dates:?}"
+        );
+    }
+
+    let (archived, parsed) = independent_totals(&archive, &files);
+    assert_eq!(
+        archived["rows"], parsed["rows"],
+        "copies add no row, none is lost"
+    );
+    assert_eq!(archived["values"], parsed["values"]);
+    let (a, p) = (
+        archived["sum"].as_f64().unwrap(),
+        parsed["sum"].as_f64().unwrap(),
+    );
+    assert!((a - p).abs() <= p.abs() * 1e-12, "sums {a} vs {p}");
+    assert!(parsed["rows"].as_u64().unwrap() > 0);
+}
