@@ -70,14 +70,23 @@ fn independent_totals(archive: &Path, files: &[PathBuf]) -> (Value, Value) {
     (totals["archive"].clone(), totals["files"].clone())
 }
 
-#[test]
-fn two_cycles_with_late_files_and_copies_hold_every_row_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (generated, inbox, archive) = (
-        tmp.path().join("generated"),
-        tmp.path().join("inbox"),
-        tmp.path().join("archive"),
+/// Asserts the archive holds exactly the rows, values and sum of `files`, as read by
+/// the independent readers.
+fn assert_same_totals(archive: &Path, files: &[PathBuf]) {
+    let (archived, parsed) = independent_totals(archive, files);
+    assert_eq!(archived["rows"], parsed["rows"], "no row added or lost");
+    assert_eq!(archived["values"], parsed["values"]);
+    let (a, p) = (
+        archived["sum"].as_f64().unwrap(),
+        parsed["sum"].as_f64().unwrap(),
     );
+    assert!((a - p).abs() <= p.abs() * 1e-12, "sums {a} vs {p}");
+    assert!(parsed["rows"].as_u64().unwrap() > 0);
+}
+
+/// Six nodes' files of two periods, generated under `tmp`: (all, first period, second).
+fn two_periods(tmp: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
+    let generated = tmp.join("generated");
     generate(&generated, "5ga", 6, 2);
     let files: Vec<PathBuf> = names_in(&generated)
         .iter()
@@ -88,6 +97,33 @@ fn two_cycles_with_late_files_and_copies_hold_every_row_once() {
         .cloned()
         .partition(|f| f.to_string_lossy().contains(".0000+0000-0015"));
     assert_eq!((first_rop.len(), second_rop.len()), (6, 6));
+    (files, first_rop, second_rop)
+}
+
+/// Data files on disk under each `table=*/date=*` folder of `system`.
+fn files_on_disk(archive: &Path, system: &str) -> BTreeMap<String, usize> {
+    let mut found = BTreeMap::new();
+    let tables = archive.join(format!("system={system}"));
+    for table in names_in(&tables) {
+        for date in names_in(&tables.join(&table))
+            .into_iter()
+            .filter(|d| d.starts_with("date="))
+        {
+            let parquet = names_in(&tables.join(&table).join(&date))
+                .iter()
+                .filter(|n| n.ends_with(".parquet"))
+                .count();
+            found.insert(format!("{table}/{date}"), parquet);
+        }
+    }
+    found
+}
+
+#[test]
+fn two_cycles_with_late_files_and_copies_hold_every_row_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    let (files, first_rop, second_rop) = two_periods(tmp.path());
 
     // Cycle 1: the first period and half of the second.
     stage(&inbox, &[&first_rop[..], &second_rop[..3]].concat());
@@ -122,16 +158,67 @@ fn two_cycles_with_late_files_and_copies_hold_every_row_once() {
         );
     }
 
-    let (archived, parsed) = independent_totals(&archive, &files);
+    assert_same_totals(&archive, &files);
+}
+
+#[test]
+fn optimize_compacts_each_day_into_one_file_and_vacuum_removes_the_replaced_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    let (files, first_rop, second_rop) = two_periods(tmp.path());
+    stage(&inbox, &first_rop);
+    ingest(&inbox, &archive);
+    stage(&inbox, &second_rop);
+    ingest(&inbox, &archive);
+    let before = files_on_disk(&archive, "5ga");
+    assert!(!before.is_empty());
+    assert!(
+        before.values().all(|&n| n == 2),
+        "two cycles, two files: {before:?}"
+    );
+    let archive_arg = archive.to_str().unwrap();
+
+    let optimized = pmflow_ok(&["archive", "optimize", "--archive", archive_arg]);
+    assert!(optimized.contains("5ga/nrcellcu"), "{optimized}");
+    assert_same_totals(&archive, &files);
+
+    let history = pmflow_ok(&[
+        "archive",
+        "history",
+        "--archive",
+        archive_arg,
+        "--system",
+        "5ga",
+        "--table",
+        "nrcellcu",
+    ]);
+    let operations: Vec<(u64, String)> = history
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split(['│', '┆']).map(str::trim).collect();
+            Some((cells.get(1)?.parse().ok()?, cells.get(3)?.to_string()))
+        })
+        .collect();
+    let expected = [(2, "OPTIMIZE"), (1, "WRITE"), (0, "CREATE TABLE")];
+    let expected: Vec<(u64, String)> = expected.map(|(v, o)| (v, o.to_string())).to_vec();
+    assert_eq!(operations, expected, "{history}");
+
+    let vacuumed = pmflow_ok(&[
+        "archive",
+        "vacuum",
+        "--archive",
+        archive_arg,
+        "--retain",
+        "0s",
+    ]);
+    let after = files_on_disk(&archive, "5ga");
     assert_eq!(
-        archived["rows"], parsed["rows"],
-        "copies add no row, none is lost"
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
     );
-    assert_eq!(archived["values"], parsed["values"]);
-    let (a, p) = (
-        archived["sum"].as_f64().unwrap(),
-        parsed["sum"].as_f64().unwrap(),
+    assert!(
+        after.values().all(|&n| n == 1),
+        "a day in one file: {after:?}\n{vacuumed}"
     );
-    assert!((a - p).abs() <= p.abs() * 1e-12, "sums {a} vs {p}");
-    assert!(parsed["rows"].as_u64().unwrap() > 0);
+    assert_same_totals(&archive, &files);
 }

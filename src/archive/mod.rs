@@ -13,6 +13,7 @@
 
 pub mod data_file;
 pub mod ledger;
+pub mod maintenance;
 mod read;
 pub mod table;
 

@@ -77,6 +77,7 @@ pub struct Appended {
 pub struct StagedFile {
     add: Add,
     date: String,
+    rows: usize,
     /// The measurement schema it was written with.
     schema: SchemaRef,
 }
@@ -132,11 +133,23 @@ fn delta_schema(archive_schema: &Schema) -> Result<StructType, ArchiveError> {
 
 /// How pmflow commits: no retry of delta-rs's own (the table retries after bringing
 /// its ledger up to date), a checkpoint every `delta.checkpointInterval` commits.
-fn commit_builder() -> CommitBuilder {
-    CommitProperties::default()
-        .with_max_retries(0)
-        .with_create_checkpoint(true)
-        .into()
+fn with_pmflow_rules(properties: CommitProperties) -> CommitProperties {
+    properties.with_max_retries(0).with_create_checkpoint(true)
+}
+
+/// The key of the commit information where pmflow records what an append added
+/// (`data_files`, `rows`, `source_files`), which `archive history` shows.
+pub const LINEAGE_KEY: &str = "pmflow";
+
+/// What a commit changes besides adding data files.
+#[derive(Debug, Clone, Copy)]
+struct Change {
+    /// Whether the schema changes (new counters).
+    schema: bool,
+    /// Rows added.
+    rows: usize,
+    /// Source files whose rows are added.
+    source_files: usize,
 }
 
 /// Whether a failed commit lost a race with another writer (and may be retried).
@@ -161,7 +174,8 @@ impl ArchiveTable {
         }
     }
 
-    fn delta_error(&self, error: impl std::fmt::Display) -> ArchiveError {
+    /// An error of this table's Delta log or store.
+    pub(super) fn delta_error(&self, error: impl std::fmt::Display) -> ArchiveError {
         ArchiveError::Delta {
             table: self.name.clone(),
             message: error.to_string(),
@@ -259,13 +273,14 @@ impl ArchiveTable {
                 table: self.name.clone(),
                 message: format!("cannot encode rows: {message}"),
             })?;
-            let schema_change = current
-                .as_ref()
-                .is_none_or(|c| c.as_ref() != merged.as_ref());
-            match self
-                .commit_files(&mut state, &files, &target, schema_change)
-                .await
-            {
+            let change = Change {
+                schema: current
+                    .as_ref()
+                    .is_none_or(|c| c.as_ref() != merged.as_ref()),
+                rows: files.iter().map(|f| f.rows).sum(),
+                source_files: fresh_files,
+            };
+            match self.commit_files(&mut state, &files, &target, change).await {
                 Ok(version) => {
                     return Ok(Appended {
                         version: Some(version),
@@ -363,7 +378,7 @@ impl ArchiveTable {
         state: &mut State,
         files: &[DataFile],
         target: &SchemaRef,
-        schema_change: bool,
+        change: Change,
     ) -> Result<u64, Commit> {
         let store = self.store(state).map_err(Commit::Failed)?;
         let mut adds = Vec::with_capacity(files.len());
@@ -371,9 +386,7 @@ impl ArchiveTable {
             let add = self.put(&store, file).await.map_err(Commit::Failed)?;
             adds.push(add);
         }
-        let result = self
-            .commit(state, adds.clone(), target, schema_change)
-            .await;
+        let result = self.commit(state, adds.clone(), target, change).await;
         if result.is_err() {
             for add in &adds {
                 let path = StorePath::from(add.path.as_str());
@@ -441,9 +454,17 @@ impl ArchiveTable {
         state: &mut State,
         adds: Vec<Add>,
         target: &SchemaRef,
-        schema_change: bool,
+        change: Change,
     ) -> Result<u64, Commit> {
         let delta_schema = delta_schema(target).map_err(Commit::Failed)?;
+        let lineage = CommitProperties::default().with_metadata([(
+            LINEAGE_KEY.to_string(),
+            serde_json::json!({
+                "data_files": adds.len(),
+                "rows": change.rows,
+                "source_files": change.source_files,
+            }),
+        )]);
         let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         let Some(table) = &state.table else {
             let created = CreateBuilder::new()
@@ -455,6 +476,7 @@ impl ArchiveTable {
                     Some(STATS_COLUMNS.join(",")),
                 )
                 .with_save_mode(SaveMode::ErrorIfExists)
+                .with_commit_properties(lineage)
                 .with_actions(actions)
                 .await;
             return match created {
@@ -475,7 +497,7 @@ impl ArchiveTable {
             .snapshot()
             .map_err(|e| Commit::Failed(self.delta_error(e)))?;
         let mut actions = actions;
-        if schema_change {
+        if change.schema {
             let metadata = snapshot
                 .metadata()
                 .clone()
@@ -488,7 +510,7 @@ impl ArchiveTable {
             partition_by: Some(vec![DATE_PARTITION.to_string()]),
             predicate: None,
         };
-        let committed = commit_builder()
+        let committed = CommitBuilder::from(with_pmflow_rules(lineage))
             .with_actions(actions)
             .build(Some(snapshot), table.log_store(), operation)
             .await;
@@ -535,7 +557,7 @@ impl ArchiveTable {
             partition_by: Some(vec![DATE_PARTITION.to_string()]),
             predicate: None,
         };
-        let committed = commit_builder()
+        let committed = CommitBuilder::from(with_pmflow_rules(CommitProperties::default()))
             .with_actions(actions)
             .build(Some(snapshot), table.log_store(), operation)
             .await;
@@ -604,6 +626,7 @@ impl ArchiveTable {
             staged.push(StagedFile {
                 add: self.put(&store, file).await?,
                 date: file.date.clone(),
+                rows: file.rows,
                 schema: merged.clone(),
             });
         }
@@ -657,12 +680,17 @@ impl ArchiveTable {
                 *file = StagedFile {
                     add,
                     date: file.date.clone(),
+                    rows: file.rows,
                     schema: merged.clone(),
                 };
             }
-            let schema_change = current.as_ref() != Some(&merged);
+            let change = Change {
+                schema: current.as_ref() != Some(&merged),
+                rows: staged.iter().map(|f| f.rows).sum(),
+                source_files: 1,
+            };
             let adds = staged.iter().map(|f| f.add.clone()).collect();
-            match self.commit(&mut state, adds, &target, schema_change).await {
+            match self.commit(&mut state, adds, &target, change).await {
                 Ok(version) => {
                     for file in &staged {
                         state.ledger.record(&file.date, &file.add.path, [file_id]);

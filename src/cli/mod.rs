@@ -5,6 +5,7 @@
 //! error; 2 invalid arguments or plan; 3 files were held back because a required sink
 //! failed (or a file could not be fetched or moved) — they are retried next cycle.
 
+mod archive;
 mod ddl;
 mod explain;
 mod generate;
@@ -34,7 +35,7 @@ enum Command {
     Run(run::RunArgs),
     /// Run one cycle over every file of an inbox, print its statistics, exit.
     Ingest(ingest::IngestArgs),
-    /// Run SQL over the Parquet archive (each measurement table and rule is a table).
+    /// Run SQL over the archive (each measurement table and rule is a table).
     Query(query::QueryArgs),
     /// Show a plan: its source, sinks, rules and the plans the rules compile to.
     Explain(explain::ExplainArgs),
@@ -42,6 +43,8 @@ enum Command {
     Gen(generate::GenArgs),
     /// Print the DDL that other systems need to read what pmflow delivers.
     Ddl(ddl::DdlArgs),
+    /// Maintain the archive's Delta tables: optimize, vacuum, history.
+    Archive(archive::ArchiveArgs),
 }
 
 /// Errors a subcommand reports, classified for the exit code.
@@ -95,6 +98,7 @@ pub fn main() -> ExitCode {
             Command::Explain(args) => explain::run(args).await,
             Command::Gen(args) => generate::run(args),
             Command::Ddl(args) => ddl::run(args).await,
+            Command::Archive(args) => archive::run(args).await,
         }
     });
     match result {
