@@ -7,7 +7,11 @@
 
 use std::sync::Arc;
 
+use arrow::array::{Array, ArrayRef, AsArray, ListArray, StringArray};
+use arrow::buffer::OffsetBuffer;
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
 
 /// Name of the key column holding the plan (system) name, e.g. `5ga`.
 pub const SYSTEM: &str = "system";
@@ -80,25 +84,96 @@ pub fn counter_column_name(counter: &str) -> String {
     }
 }
 
-/// Rank of a counter type in the widening order Int64 < Float64 < Utf8, or `None`
-/// for a type a counter never takes.
-fn counter_rank(data_type: &DataType) -> Option<u8> {
-    match data_type {
+/// Name of the element field of a vector counter's list type: the name Parquet's
+/// list convention and the Delta protocol use, so a schema read back from the archive
+/// equals the one written.
+pub const VECTOR_ELEMENT: &str = "element";
+
+/// Arrow type of a vector (PDF) counter whose elements are `element` (Int64 or
+/// Float64); elements may be null (`NIL` inside a vector).
+pub fn vector_type(element: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new(VECTOR_ELEMENT, element, true)))
+}
+
+/// A counter type taken apart: whether it is a vector, and the rank of its numbers
+/// (0 integer, 1 float); `None` for text and types a counter never takes.
+fn numeric_shape(data_type: &DataType) -> Option<(bool, u8)> {
+    let rank = |t: &DataType| match t {
         DataType::Int64 => Some(0),
         DataType::Float64 => Some(1),
-        DataType::Utf8 => Some(2),
         _ => None,
+    };
+    match data_type {
+        DataType::List(element) => Some((true, rank(element.data_type())?)),
+        scalar => Some((false, rank(scalar)?)),
     }
 }
 
-/// The narrowest counter type that holds values of both `a` and `b` exactly enough:
-/// integers widen to floats when a value needs it, anything widens to text (vectors).
+/// The narrowest counter type that holds values of both `a` and `b`: integers widen
+/// to floats when a value needs it, a single value widens to a one-element vector
+/// when the counter is a vector elsewhere (`Int64` < `List<Int64>` < `List<Float64>`,
+/// `Float64` < `List<Float64>`), and anything else widens to text.
 pub fn widen(a: &DataType, b: &DataType) -> DataType {
-    match (counter_rank(a), counter_rank(b)) {
-        (Some(ra), Some(rb)) if rb > ra => b.clone(),
-        (Some(_), Some(_)) => a.clone(),
+    match (numeric_shape(a), numeric_shape(b)) {
+        (Some((a_vector, a_rank)), Some((b_vector, b_rank))) => {
+            let element = if a_rank.max(b_rank) == 0 {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            if a_vector || b_vector {
+                vector_type(element)
+            } else {
+                element
+            }
+        }
         _ => DataType::Utf8,
     }
+}
+
+/// Casts a counter column to the (equal or wider) type `to`. A single value becomes a
+/// one-element vector and a null stays null, which Arrow's own cast does not do.
+pub fn cast_counter(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    match to {
+        DataType::List(element) if !matches!(array.data_type(), DataType::List(_)) => {
+            let values = cast(array, element.data_type())?;
+            let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(1, values.len()));
+            let nulls = values.logical_nulls();
+            Ok(Arc::new(ListArray::try_new(
+                element.clone(),
+                offsets,
+                values,
+                nulls,
+            )?))
+        }
+        _ => cast(array, to),
+    }
+}
+
+/// The text form of a vector counter, as the file wrote it: the elements joined by
+/// `,`, a null element empty (`1,,3`). Stores without a list type (MySQL, ClickHouse
+/// `String` columns, Kafka JSON) and CSV output take vectors in this form.
+pub fn vector_text(list: &ListArray) -> Result<StringArray, ArrowError> {
+    let elements = cast(list.values(), &DataType::Utf8)?;
+    let elements = elements.as_string::<i32>();
+    let mut joined = String::new();
+    let texts = (0..list.len()).map(|row| {
+        if list.is_null(row) {
+            return None;
+        }
+        joined.clear();
+        let range = list.value_offsets()[row] as usize..list.value_offsets()[row + 1] as usize;
+        for (n, i) in range.enumerate() {
+            if n > 0 {
+                joined.push(',');
+            }
+            if elements.is_valid(i) {
+                joined.push_str(elements.value(i));
+            }
+        }
+        Some(joined.clone())
+    });
+    Ok(texts.collect())
 }
 
 /// Merges `incoming` into `current`: counters not yet known are appended (nullable),
@@ -176,6 +251,46 @@ mod tests {
         let old = table(&[("a", DataType::Float64)]);
         let new = table(&[("a", DataType::Int64)]);
         assert!(merge(&old, &new).is_none());
+    }
+
+    #[test]
+    fn single_values_widen_to_vectors_and_vectors_to_float_vectors() {
+        let (int, float) = (DataType::Int64, DataType::Float64);
+        let (ints, floats) = (vector_type(int.clone()), vector_type(float.clone()));
+        assert_eq!(widen(&int, &ints), ints);
+        assert_eq!(widen(&ints, &int), ints);
+        assert_eq!(widen(&float, &ints), floats);
+        assert_eq!(widen(&ints, &floats), floats);
+        assert_eq!(widen(&floats, &int), floats);
+        assert_eq!(widen(&ints, &DataType::Utf8), DataType::Utf8);
+    }
+
+    #[test]
+    fn a_single_value_casts_to_a_one_element_vector_and_null_stays_null() {
+        use arrow::array::{Array, AsArray, Int64Array};
+        use arrow::datatypes::Float64Type;
+        let single: ArrayRef = Arc::new(Int64Array::from(vec![Some(5), None]));
+        let cast = cast_counter(&single, &vector_type(DataType::Float64)).unwrap();
+        let list = cast.as_list::<i32>();
+        assert_eq!(list.len(), 2);
+        assert!(list.is_null(1));
+        let first = list.value(0);
+        assert_eq!(first.as_primitive::<Float64Type>().values(), &[5.0]);
+    }
+
+    #[test]
+    fn vectors_read_as_text_as_the_file_wrote_them() {
+        use arrow::array::Int64Array;
+        let single: ArrayRef = Arc::new(Int64Array::from(vec![Some(5), None]));
+        let one = cast_counter(&single, &vector_type(DataType::Int64)).unwrap();
+        let text = vector_text(one.as_list::<i32>()).unwrap();
+        assert_eq!((text.value(0), text.is_null(1)), ("5", true));
+        let list = ListArray::from_iter_primitive::<arrow::datatypes::Int64Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(3)]),
+            Some(vec![]),
+        ]);
+        let text = vector_text(&list).unwrap();
+        assert_eq!((text.value(0), text.value(1)), ("1,,3", ""));
     }
 
     #[test]

@@ -222,3 +222,56 @@ fn optimize_compacts_each_day_into_one_file_and_vacuum_removes_the_replaced_ones
     );
     assert_same_totals(&archive, &files);
 }
+
+/// The public 3GPP samples (a compressed copy of a file that is also there plain left
+/// out: its rows are the same file's).
+fn real_samples() -> Vec<PathBuf> {
+    let real = repo().join("../shared/datasets/real");
+    let mut files = Vec::new();
+    for folder in ["3gpp-28532", "3gpp-32435"] {
+        let names = names_in(&real.join(folder));
+        for name in &names {
+            let twin = name.strip_suffix(".gz");
+            if twin.is_none_or(|plain| !names.iter().any(|n| n == plain)) {
+                files.push(real.join(folder).join(name));
+            }
+        }
+    }
+    assert!(files.len() >= 10, "{files:?}");
+    files
+}
+
+#[test]
+fn real_samples_ingested_together_keep_every_value_numeric() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = real_samples();
+    let together = tmp.path().join("together");
+    stage(&tmp.path().join("all"), &samples);
+    ingest(&tmp.path().join("all"), &together);
+    let (all, _) = independent_totals(&together, &[]);
+
+    let (mut rows, mut values, mut sum) = (0, 0, 0.0);
+    for (i, sample) in samples.iter().enumerate() {
+        let (inbox, alone) = (
+            tmp.path().join(format!("in{i}")),
+            tmp.path().join(format!("a{i}")),
+        );
+        stage(&inbox, std::slice::from_ref(sample));
+        ingest(&inbox, &alone);
+        let (one, _) = independent_totals(&alone, &[]);
+        rows += one["rows"].as_u64().unwrap();
+        values += one["values"].as_u64().unwrap();
+        sum += one["sum"].as_f64().unwrap();
+    }
+    assert_eq!(all["rows"].as_u64().unwrap(), rows);
+    assert_eq!(
+        all["values"].as_u64().unwrap(),
+        values,
+        "every number stays a number (vector counters as lists)"
+    );
+    let together_sum = all["sum"].as_f64().unwrap();
+    assert!(
+        (together_sum - sum).abs() <= sum.abs() * 1e-12,
+        "{together_sum} vs {sum}"
+    );
+}

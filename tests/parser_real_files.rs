@@ -58,6 +58,21 @@ fn annex_example_merges_measinfos_without_id_and_keeps_vectors_and_suspect() {
         cell(&parsed, "enodebfunction", enb, "succTCHSeizures2"),
         "86,87,2,6,77,96,75,33,24"
     );
+    let vectors = parsed
+        .tables
+        .iter()
+        .find(|t| t.table == "enodebfunction")
+        .unwrap();
+    assert_eq!(
+        vectors
+            .batch
+            .schema()
+            .field_with_name("succTCHSeizures2")
+            .unwrap()
+            .data_type(),
+        &pmflow::schema::vector_type(DataType::Int64),
+        "a vector counter is a list of numbers"
+    );
     assert_eq!(parsed.tables[0].batch.num_rows(), 3);
     // The gzip copy is the same content: same rows, same file id.
     let gz = parse_file(&dataset(

@@ -9,14 +9,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::SchemaProvider;
+use datafusion::common::ScalarValue;
 use datafusion::datasource::{TableProvider, ViewTable, provider_as_source};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, ident, lit, when};
 use datafusion::prelude::SessionContext;
 
 use super::{Archive, ArchiveError};
+use crate::schema;
 
 /// The archive as DataFusion's default schema of a session.
 struct ArchiveSchema {
@@ -44,7 +47,7 @@ impl ArchiveSchema {
             return Ok(None);
         };
         let external = |e: ArchiveError| DataFusionError::External(Box::new(e));
-        let mut plan: Option<LogicalPlanBuilder> = None;
+        let mut providers: Vec<Arc<dyn TableProvider>> = Vec::new();
         for system in systems {
             let Some(delta) = self
                 .archive
@@ -58,21 +61,56 @@ impl ArchiveSchema {
             delta
                 .update_datafusion_session(&self.state)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let provider: Arc<dyn TableProvider> = Arc::new(delta.table_provider().build().await?);
-            if systems.len() == 1 {
-                return Ok(Some(provider));
+            providers.push(Arc::new(delta.table_provider().build().await?));
+        }
+        if providers.len() <= 1 {
+            return Ok(providers.pop());
+        }
+        let mut merged = providers[0].schema().as_ref().clone();
+        for provider in &providers[1..] {
+            if let Some(wider) = schema::merge(&merged, &provider.schema()) {
+                merged = wider;
             }
-            let scan = LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?;
+        }
+        let mut plan: Option<LogicalPlanBuilder> = None;
+        for provider in providers {
+            let columns = conform(&provider.schema(), &merged);
+            let scan = LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?
+                .project(columns)?;
             plan = Some(match plan {
                 None => scan,
-                Some(plan) => plan.union_by_name(scan.build()?)?,
+                Some(plan) => plan.union(scan.build()?)?,
             });
         }
-        let Some(plan) = plan else {
-            return Ok(None);
-        };
-        Ok(Some(Arc::new(ViewTable::new(plan.build()?, None))))
+        let plan = plan.expect("two or more systems").build()?;
+        Ok(Some(Arc::new(ViewTable::new(plan, None))))
     }
+}
+
+/// The columns of a table with schema `own` as the table over all systems has them
+/// (`merged`): missing counters null, narrower ones widened (a single value to a
+/// one-element vector, as everywhere in pmflow).
+fn conform(own: &Schema, merged: &Schema) -> Vec<Expr> {
+    merged
+        .fields()
+        .iter()
+        .map(|field| {
+            let target = field.data_type();
+            let value = match own.field_with_name(field.name()) {
+                Ok(mine) if mine.data_type() == target => ident(field.name()),
+                Ok(_) => when(ident(field.name()).is_null(), null_of(target))
+                    .otherwise(cast(ident(field.name()), target.clone()))
+                    .expect("a CASE with one branch"),
+                Err(_) => null_of(target),
+            };
+            value.alias(field.name())
+        })
+        .collect()
+}
+
+/// A typed null.
+fn null_of(data_type: &DataType) -> Expr {
+    cast(lit(ScalarValue::Null), data_type.clone())
 }
 
 #[async_trait]

@@ -1,13 +1,17 @@
 //! `pmflow query`: SQL over the Parquet archive.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
+use arrow::array::{ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use clap::{Args, ValueEnum};
 use datafusion::prelude::SessionContext;
 use pmflow::archive::Archive;
 use pmflow::plan::rules;
+use pmflow::schema;
 use tracing::warn;
 
 use super::Failure;
@@ -65,6 +69,29 @@ async fn register_rule_views(ctx: &SessionContext, dir: &std::path::Path) -> any
     Ok(())
 }
 
+/// `batch` with its vector (list) columns in their text form, which CSV can hold.
+fn vectors_as_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        match column.as_list_opt::<i32>() {
+            Some(vectors) => {
+                fields.push(Field::new(field.name(), DataType::Utf8, true));
+                columns.push(Arc::new(schema::vector_text(vectors)?) as ArrayRef);
+            }
+            None => {
+                fields.push(field.as_ref().clone());
+                columns.push(column.clone());
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
 fn print(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     match format {
@@ -72,7 +99,7 @@ fn print(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<()> {
         OutputFormat::Csv => {
             let mut writer = arrow::csv::Writer::new(stdout.lock());
             for batch in batches {
-                writer.write(batch)?;
+                writer.write(&vectors_as_text(batch)?)?;
             }
         }
         OutputFormat::Json => {

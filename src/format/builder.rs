@@ -1,24 +1,20 @@
 //! Accumulates the rows of one measurement table straight into Arrow buffers.
 //!
 //! Rows are keyed by `(ne, object, period_start)`: values of two `measInfo` blocks that
-//! land on the same key merge into one row. Each counter column starts as Int64 and
-//! widens in place to Float64 or Utf8 when a value needs it, so integers stay exact
-//! and no value is ever re-parsed.
+//! land on the same key merge into one row. Each counter column keeps the narrowest
+//! type its values need ([`super::column`]).
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanArray, BooleanBufferBuilder, Float64Array, Int32Array, Int64Array,
-    StringArray, TimestampMicrosecondArray,
-};
-use arrow::buffer::NullBuffer;
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{ArrayRef, BooleanArray, Int32Array, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::Schema;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::hash::BuildHasher;
 
 use foldhash::{HashMap, HashSet};
 
+use super::column::CounterColumn;
 use crate::schema;
 
 /// A counter value as read from a file, before it is stored.
@@ -30,7 +26,10 @@ pub enum Value<'a> {
     Int(i64),
     /// Any other number.
     Float(f64),
-    /// Anything else, notably vector (PDF) values such as `1,0,3`, kept whole.
+    /// Comma-separated values such as `1,0,3`: a vector (PDF) counter when every
+    /// element is a number, else text.
+    Vector(&'a str),
+    /// Anything else, kept whole.
     Text(&'a str),
 }
 
@@ -45,6 +44,9 @@ pub fn classify(raw: &[u8]) -> Result<Value<'_>, std::str::Utf8Error> {
         return Ok(Value::Int(int));
     }
     let text = std::str::from_utf8(bytes)?;
+    if bytes.contains(&b',') {
+        return Ok(Value::Vector(text));
+    }
     // Only plain decimal notation counts as a number: `inf`/`NaN` stay text.
     if bytes
         .iter()
@@ -76,139 +78,6 @@ fn parse_int(bytes: &[u8]) -> Option<i64> {
         value = value.checked_mul(10)?.checked_add(i64::from(digit))?;
     }
     Some(if negative { -value } else { value })
-}
-
-/// The values of one counter column, in the narrowest type seen so far. Text values
-/// live in one buffer per column (no allocation per value), addressed by span.
-#[derive(Debug)]
-enum ColumnData {
-    Int(Vec<i64>),
-    Float(Vec<f64>),
-    Text {
-        buffer: String,
-        spans: Vec<(u32, u32)>,
-    },
-}
-
-impl ColumnData {
-    fn set_text(&mut self, row: usize, text: &str) {
-        if let ColumnData::Text { buffer, spans } = self {
-            spans[row] = (buffer.len() as u32, text.len() as u32);
-            buffer.push_str(text);
-        }
-    }
-}
-
-#[derive(Debug)]
-struct CounterColumn {
-    name: String,
-    data: ColumnData,
-    valid: BooleanBufferBuilder,
-}
-
-impl CounterColumn {
-    fn new(name: String) -> Self {
-        Self {
-            name,
-            data: ColumnData::Int(Vec::new()),
-            valid: BooleanBufferBuilder::new(0),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.valid.len()
-    }
-
-    fn pad_to(&mut self, len: usize) {
-        let missing = len.saturating_sub(self.len());
-        if missing == 0 {
-            return;
-        }
-        match &mut self.data {
-            ColumnData::Int(v) => v.resize(len, 0),
-            ColumnData::Float(v) => v.resize(len, 0.0),
-            ColumnData::Text { spans, .. } => spans.resize(len, (0, 0)),
-        }
-        self.valid.append_n(missing, false);
-    }
-
-    fn widen_to_float(&mut self) {
-        if let ColumnData::Int(ints) = &self.data {
-            self.data = ColumnData::Float(ints.iter().map(|&i| i as f64).collect());
-        }
-    }
-
-    fn widen_to_text(&mut self) {
-        let texts: Vec<Option<String>> = match &self.data {
-            ColumnData::Text { .. } => return,
-            ColumnData::Int(v) => to_texts(v, &self.valid),
-            ColumnData::Float(v) => to_texts(v, &self.valid),
-        };
-        let spans = vec![(0, 0); texts.len()];
-        self.data = ColumnData::Text {
-            buffer: String::new(),
-            spans,
-        };
-        for (row, text) in texts.iter().enumerate() {
-            if let Some(text) = text {
-                self.data.set_text(row, text);
-            }
-        }
-    }
-
-    fn set(&mut self, row: usize, value: Value<'_>) {
-        self.pad_to(row + 1);
-        match value {
-            Value::Null => return,
-            Value::Int(int) => match &mut self.data {
-                ColumnData::Int(v) => v[row] = int,
-                ColumnData::Float(v) => v[row] = int as f64,
-                text => text.set_text(row, &int.to_string()),
-            },
-            Value::Float(float) => {
-                self.widen_to_float();
-                match &mut self.data {
-                    ColumnData::Float(v) => v[row] = float,
-                    other => other.set_text(row, &float.to_string()),
-                }
-            }
-            Value::Text(text) => {
-                self.widen_to_text();
-                self.data.set_text(row, text);
-            }
-        }
-        self.valid.set_bit(row, true);
-    }
-
-    fn finish(mut self, rows: usize) -> (Field, ArrayRef) {
-        self.pad_to(rows);
-        let nulls = Some(NullBuffer::new(self.valid.finish()));
-        let (data_type, array): (DataType, ArrayRef) = match self.data {
-            ColumnData::Int(v) => (DataType::Int64, Arc::new(Int64Array::new(v.into(), nulls))),
-            ColumnData::Float(v) => (
-                DataType::Float64,
-                Arc::new(Float64Array::new(v.into(), nulls)),
-            ),
-            ColumnData::Text { buffer, spans } => {
-                let valid = nulls.as_ref().expect("validity is always built");
-                let values = spans.iter().enumerate().map(|(row, &(start, len))| {
-                    valid
-                        .is_valid(row)
-                        .then(|| &buffer[start as usize..(start + len) as usize])
-                });
-                (DataType::Utf8, Arc::new(values.collect::<StringArray>()))
-            }
-        };
-        (Field::new(self.name, data_type, true), array)
-    }
-}
-
-fn to_texts<T: ToString>(values: &[T], valid: &BooleanBufferBuilder) -> Vec<Option<String>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| valid.get_bit(i).then(|| v.to_string()))
-        .collect()
 }
 
 /// Key of a row within a table: node index, object index, period start (µs).
@@ -402,7 +271,8 @@ mod tests {
         assert_eq!(classify("-1.5"), Value::Float(-1.5));
         assert_eq!(classify("NIL"), Value::Null);
         assert_eq!(classify(" \r\n"), Value::Null);
-        assert_eq!(classify("1,2, 3"), Value::Text("1,2, 3"));
+        assert_eq!(classify("1,2, 3"), Value::Vector("1,2, 3"));
+        assert_eq!(classify("n/a"), Value::Text("n/a"));
         assert_eq!(classify("NaN"), Value::Text("NaN"));
         assert_eq!(classify("99999999999999999999"), Value::Float(1e20));
     }
@@ -420,7 +290,7 @@ mod tests {
         let r1 = b.row(0, "cell=2", 0, 900);
         b.set(r1, c1, Value::Float(2.5));
         assert_eq!(b.row(0, "cell=1", 0, 900), r0);
-        b.set(r0, c2, Value::Text("1,2"));
+        b.set(r0, c2, Value::Text("n/a"));
         b.mark_suspect(r1);
         let batch = finish(b);
         assert_eq!(batch.num_rows(), 2);
@@ -430,7 +300,7 @@ mod tests {
             .as_primitive::<Float64Type>();
         assert_eq!((c1.value(0), c1.value(1)), (1.0, 2.5));
         let c2 = batch.column_by_name("c2").unwrap().as_string::<i32>();
-        assert_eq!(c2.value(0), "1,2");
+        assert_eq!(c2.value(0), "n/a");
         assert!(c2.is_null(1));
         let suspect = batch.column_by_name("suspect").unwrap().as_boolean();
         assert!(!suspect.value(0) && suspect.value(1));

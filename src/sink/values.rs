@@ -10,6 +10,8 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 
+use crate::schema;
+
 /// How a column's values are written, and its rank in the widening order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
@@ -17,7 +19,7 @@ pub enum ValueKind {
     Integer,
     /// Floating-point numbers.
     Float,
-    /// Strings, and vector counters kept whole.
+    /// Strings, and vector counters in their text form (`1,0,3`).
     Text,
     /// Booleans (key column `suspect`, rule outputs).
     Boolean,
@@ -93,7 +95,10 @@ impl ColumnValues {
                     .as_primitive::<Float64Type>()
                     .clone(),
             ),
-            ValueKind::Text => Self::Text(cast(array, &DataType::Utf8)?.as_string().clone()),
+            ValueKind::Text => Self::Text(match array.as_list_opt::<i32>() {
+                Some(vectors) => schema::vector_text(vectors)?,
+                None => cast(array, &DataType::Utf8)?.as_string().clone(),
+            }),
             ValueKind::Boolean => {
                 Self::Boolean(cast(array, &DataType::Boolean)?.as_boolean().clone())
             }

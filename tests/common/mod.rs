@@ -14,6 +14,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use arrow::array::AsArray;
 use arrow::util::display::array_value_to_string;
 use pmflow::format::{self, FileContext, ParsedFile};
 
@@ -135,7 +136,7 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
 }
 
 /// Every value of `column` in `table` for rows whose object is `object`, as text
-/// (`""` for null), in row order.
+/// (`""` for null; a vector in its text form, `1,,3`), in row order.
 pub fn cells(parsed: &ParsedFile, table: &str, object: &str, column: &str) -> Vec<String> {
     let batch = &parsed
         .tables
@@ -144,16 +145,20 @@ pub fn cells(parsed: &ParsedFile, table: &str, object: &str, column: &str) -> Ve
         .unwrap_or_else(|| panic!("no table {table}; tables: {:?}", table_names(parsed)))
         .batch;
     let objects = batch.column_by_name("object").unwrap();
-    let values = batch
+    let mut values = batch
         .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column} in {table}"));
+        .unwrap_or_else(|| panic!("no column {column} in {table}"))
+        .clone();
+    if let Some(vectors) = values.as_list_opt::<i32>() {
+        values = std::sync::Arc::new(pmflow::schema::vector_text(vectors).unwrap());
+    }
     (0..batch.num_rows())
         .filter(|&row| array_value_to_string(objects, row).unwrap() == object)
         .map(|row| {
             if values.is_null(row) {
                 String::new()
             } else {
-                array_value_to_string(values, row).unwrap()
+                array_value_to_string(&values, row).unwrap()
             }
         })
         .collect()

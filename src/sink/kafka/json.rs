@@ -2,7 +2,8 @@
 //! object per row, keys the column names. Integers stay exact, floats are written in
 //! their shortest exact form (non-finite ones as null), timestamps as
 //! `YYYY-MM-DD hh:mm:ss` in UTC, booleans as 0/1 (ClickHouse `UInt8`), vector
-//! counters as the string they arrived as (`"1,0,3"`), nulls as `null`.
+//! counters in their text form (`"1,0,3"`, what ClickHouse's `String` column holds),
+//! nulls as `null`.
 
 use arrow::array::{Array, RecordBatch};
 use arrow::error::ArrowError;
