@@ -250,6 +250,9 @@ fn real_samples_ingested_together_keep_every_value_numeric() {
     ingest(&tmp.path().join("all"), &together);
     let (all, _) = independent_totals(&together, &[]);
 
+    // Each file alone into an archive of its own, and each in a cycle of its own into
+    // one archive (columns widen from one cycle to the next).
+    let one_by_one = tmp.path().join("one-by-one");
     let (mut rows, mut values, mut sum) = (0, 0, 0.0);
     for (i, sample) in samples.iter().enumerate() {
         let (inbox, alone) = (
@@ -258,20 +261,25 @@ fn real_samples_ingested_together_keep_every_value_numeric() {
         );
         stage(&inbox, std::slice::from_ref(sample));
         ingest(&inbox, &alone);
+        stage(&inbox, std::slice::from_ref(sample));
+        ingest(&inbox, &one_by_one);
         let (one, _) = independent_totals(&alone, &[]);
         rows += one["rows"].as_u64().unwrap();
         values += one["values"].as_u64().unwrap();
         sum += one["sum"].as_f64().unwrap();
     }
-    assert_eq!(all["rows"].as_u64().unwrap(), rows);
-    assert_eq!(
-        all["values"].as_u64().unwrap(),
-        values,
-        "every number stays a number (vector counters as lists)"
-    );
-    let together_sum = all["sum"].as_f64().unwrap();
-    assert!(
-        (together_sum - sum).abs() <= sum.abs() * 1e-12,
-        "{together_sum} vs {sum}"
-    );
+    let (sequential, _) = independent_totals(&one_by_one, &[]);
+    for totals in [&all, &sequential] {
+        assert_eq!(totals["rows"].as_u64().unwrap(), rows);
+        assert_eq!(
+            totals["values"].as_u64().unwrap(),
+            values,
+            "every number stays a number (vector counters as lists)"
+        );
+        let archived = totals["sum"].as_f64().unwrap();
+        assert!(
+            (archived - sum).abs() <= sum.abs() * 1e-12,
+            "{archived} vs {sum}"
+        );
+    }
 }
