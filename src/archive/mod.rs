@@ -159,7 +159,7 @@ impl Archive {
                     tracing::warn!(
                         system,
                         table,
-                        "folder without a Delta log (a Parquet archive of an earlier pmflow?) is not read; see `pmflow archive convert`"
+                        "folder without a Delta log (a Parquet archive of an earlier pmflow?) is not read; re-ingest its source files (README, Earlier archives)"
                     );
                 }
             }
