@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{cycle_stat, generate, names_in, pmflow_ok, repo, stage};
+use common::{cycle_stat, generate, names_in, pmflow_ok, query_csv, repo, stage};
 use serde_json::Value;
 
 fn ingest(inbox: &Path, archive: &Path) -> String {
@@ -282,4 +282,67 @@ fn real_samples_ingested_together_keep_every_value_numeric() {
             "{archived} vs {sum}"
         );
     }
+}
+
+/// Commits in the logs of every table of `system` so far.
+fn commits(archive: &Path, system: &str) -> usize {
+    adds_per_commit(archive, system).len()
+}
+
+#[test]
+fn killed_during_commits_then_a_full_run_leaves_every_file_done_once_and_every_row_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive, generated) = (
+        tmp.path().join("inbox"),
+        tmp.path().join("archive"),
+        tmp.path().join("generated"),
+    );
+    generate(&generated, "5ga", 20, 6);
+    let names = names_in(&generated);
+    let files: Vec<PathBuf> = names.iter().map(|n| generated.join(n)).collect();
+    stage(&inbox, &files);
+    // Groups of 8 files: many commits, each one a moment to be killed at.
+    let url = format!("parquet://{}?files_at_once=8", archive.display());
+    let args = [
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--sink",
+        &url,
+        "--no-settle",
+    ];
+    for _ in 0..4 {
+        let seen = commits(&archive, "5ga");
+        let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_pmflow"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed the moment a new commit shows in a log: the commit landed, the other
+        // tables' commits of the group and the moves into Done/ have not.
+        let started = std::time::Instant::now();
+        while commits(&archive, "5ga") == seen && started.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        run.kill().unwrap(); // SIGKILL
+        run.wait().unwrap();
+    }
+    let done = names_in(&inbox.join("Done")).len();
+    assert!(done < files.len(), "the kills fell mid-run: {done} done");
+
+    ingest(&inbox, &archive);
+    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(
+        names_in(&inbox.join("Done")),
+        names,
+        "each file in Done/ once"
+    );
+    assert_same_totals(&archive, &files);
+    let rows = query_csv(
+        &archive,
+        "SELECT count(*), count(DISTINCT file_id) FROM nrcellcu",
+    );
+    assert_eq!(rows, [format!("{},{}", files.len() * 12, files.len())]);
 }
