@@ -462,3 +462,51 @@ fn a_config_file_runs_each_of_its_systems_with_environment_overrides() {
     let (exit, log) = service.terminate();
     assert!(exit.success(), "{exit}\n{log}");
 }
+
+/// Operations of the commits in the log of the archive table `5ga`/`table`.
+fn operations(archive: &Path, table: &str) -> Vec<String> {
+    let log = archive.join(format!("system=5ga/table={table}/_delta_log"));
+    names_in(&log)
+        .iter()
+        .filter(|name| name.ends_with(".json"))
+        .filter_map(|name| {
+            let text = std::fs::read_to_string(log.join(name)).ok()?;
+            text.lines().find_map(|line| {
+                let action: serde_json::Value = serde_json::from_str(line).ok()?;
+                Some(action["commitInfo"]["operation"].as_str()?.to_string())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_archive_is_optimized_on_its_own_schedule_between_cycles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = generated(tmp.path(), 3, 2);
+    let inbox = tmp.path().join("inbox");
+    let (first, later) = files.split_at(3);
+    stage(&inbox, first);
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+    let args = run_args(&plan, inbox.to_str().unwrap(), &archive, YEARLY, 0);
+    // Compaction every 3 seconds, set as operators override any key.
+    let env = [("PMFLOW__SCHEDULE__OPTIMIZE_CRON", "*/3 * * * * *")];
+    let mut service = Service::start(&args, &env);
+    service.wait_for("the first run", Duration::from_secs(60), |s| {
+        s.status("5ga")["cycles"] == 1
+    });
+    stage(&inbox, later);
+    assert_eq!(service.request("POST", "/api/v1/systems/5ga/scan").0, 202);
+    service.wait_for("the requested cycle", Duration::from_secs(60), |s| {
+        s.status("5ga")["cycles"] == 2
+    });
+    let rows = archive_rows(&archive);
+    service.wait_for("a compaction", Duration::from_secs(30), |_| {
+        operations(&archive, "nrcellcu").contains(&"OPTIMIZE".to_string())
+    });
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert!(log.contains("archive table optimized"), "{log}");
+    assert_eq!(archive_rows(&archive), rows, "compaction keeps every row");
+    assert!(rows > 0.0);
+}

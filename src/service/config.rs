@@ -12,6 +12,7 @@
 //! [schedule]                               # defaults of every system
 //! cron = "50 */5 * * * *"                  # sec min hour day month weekday (UTC)
 //! initial_delay_s = 10                     # one run this long after start
+//! optimize_cron = "0 30 3 * * *"           # archive compaction ("off": never)
 //!
 //! [systems.4ga]
 //! plan = "plans/4ga.toml"                  # relative to this file
@@ -37,7 +38,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use super::leader::ZooKeeperSettings;
-use super::schedule::{DEFAULT_CRON, DEFAULT_INITIAL_DELAY, Schedule};
+use super::schedule::{DEFAULT_CRON, DEFAULT_INITIAL_DELAY, DEFAULT_OPTIMIZE_CRON, OFF, Schedule};
 use crate::config::{ConfigError, Overrides, SystemPlan, valid_system_name};
 
 /// Prefix of the environment variables that override configuration values.
@@ -111,6 +112,7 @@ struct ServiceSection {
 struct ScheduleSection {
     cron: Option<String>,
     initial_delay_s: Option<u64>,
+    optimize_cron: Option<String>,
 }
 
 /// `[systems.<name>]`: a plan, or a source and sinks given directly, or both (the
@@ -125,6 +127,7 @@ struct SystemSection {
     sinks: Vec<String>,
     cron: Option<String>,
     initial_delay_s: Option<u64>,
+    optimize_cron: Option<String>,
 }
 
 /// What the command line says; each value wins over the file and the environment.
@@ -178,6 +181,8 @@ pub struct SystemConfig {
     pub plan: SystemPlan,
     /// When its cycles run.
     pub schedule: Schedule,
+    /// When its archive tables are compacted (`None`: never).
+    pub optimize: Option<Schedule>,
 }
 
 /// The validated configuration of `pmflow run`.
@@ -246,6 +251,7 @@ impl ServiceConfig {
         let defaults = ScheduleSection {
             cron: options.cron.clone().or(file.schedule.cron),
             initial_delay_s: options.initial_delay_s.or(file.schedule.initial_delay_s),
+            optimize_cron: file.schedule.optimize_cron,
         };
         let systems = file
             .systems
@@ -351,7 +357,22 @@ fn resolve_system(
         .or(defaults.initial_delay_s)
         .map_or(DEFAULT_INITIAL_DELAY, Duration::from_secs);
     let schedule = Schedule::new(&cron, delay).map_err(|message| invalid(key("cron"), message))?;
-    Ok(SystemConfig { plan, schedule })
+    let optimize_cron = section
+        .optimize_cron
+        .or(defaults.optimize_cron.clone())
+        .unwrap_or_else(|| DEFAULT_OPTIMIZE_CRON.to_string());
+    let optimize = match optimize_cron.trim() {
+        OFF => None,
+        cron => Some(
+            Schedule::new(cron, Duration::ZERO)
+                .map_err(|message| invalid(format!("systems.{name}.optimize_cron"), message))?,
+        ),
+    };
+    Ok(SystemConfig {
+        plan,
+        schedule,
+        optimize,
+    })
 }
 
 #[cfg(test)]
@@ -373,6 +394,8 @@ mod tests {
         assert_eq!(system.plan.source.as_ref().unwrap().to_string(), "inbox");
         assert_eq!(system.plan.archive_url(), Some("archive"));
         assert_eq!(system.schedule.expression(), DEFAULT_CRON);
+        let optimize = system.optimize.as_ref().expect("compaction on by default");
+        assert_eq!(optimize.expression(), DEFAULT_OPTIMIZE_CRON);
         assert_eq!(config.http.to_string(), DEFAULT_HTTP);
         assert!(config.zookeeper.is_none());
     }
@@ -455,6 +478,33 @@ mod tests {
     }
 
     #[test]
+    fn compaction_can_be_turned_off_for_all_systems_or_scheduled_per_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            r#"
+            [schedule]
+            optimize_cron = "off"
+            [systems.a]
+            source = "in/a"
+            archive = "arch"
+            [systems.b]
+            source = "in/b"
+            archive = "arch"
+            optimize_cron = "0 0 2 * * *"
+            "#,
+        );
+        let options = RunOptions {
+            config: Some(path),
+            ..RunOptions::default()
+        };
+        let config = ServiceConfig::load(&options).unwrap();
+        assert!(config.systems[0].optimize.is_none());
+        let b = config.systems[1].optimize.as_ref().unwrap();
+        assert_eq!(b.expression(), "0 0 2 * * *");
+    }
+
+    #[test]
     fn invalid_values_name_their_key() {
         let dir = tempfile::tempdir().unwrap();
         let load = |text: &str| {
@@ -467,6 +517,8 @@ mod tests {
         let base = "[systems.a]\nsource = \"a\"\narchive = \"x\"\n";
         let err = load(&format!("{base}cron = \"every minute\"\n"));
         assert!(err.starts_with("systems.a.cron:"), "{err}");
+        let err = load(&format!("{base}optimize_cron = \"nightly\"\n"));
+        assert!(err.starts_with("systems.a.optimize_cron:"), "{err}");
         let err = load(&format!("[service]\nhttp = \"localhost\"\n{base}"));
         assert!(err.starts_with("service.http:"), "{err}");
         let err = load(&format!("{base}sourc = \"x\"\n"));

@@ -98,6 +98,7 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
             &system.plan,
             pipeline,
             system.schedule.clone(),
+            system.optimize.clone(),
             leadership,
             stop.clone(),
         )));
@@ -122,6 +123,9 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
         .iter()
         .map(|runner| tokio::spawn(runner.clone().run()))
         .collect();
+    for runner in &runners {
+        tokio::spawn(runner.clone().run_maintenance());
+    }
     info!(
         http = %address,
         systems = ?runners.iter().map(|r| r.system()).collect::<Vec<_>>(),

@@ -11,6 +11,13 @@ use chrono::{DateTime, Utc};
 /// weekday`), a little before the 15-minute files of the next period arrive.
 pub const DEFAULT_CRON: &str = "50 */5 * * * *";
 
+/// Default schedule of archive compaction (`pmflow archive optimize` of the system's
+/// tables): every day at 03:30 UTC, off-peak for most networks.
+pub const DEFAULT_OPTIMIZE_CRON: &str = "0 30 3 * * *";
+
+/// The value of `optimize_cron` that turns scheduled compaction off.
+pub const OFF: &str = "off";
+
 /// Default delay of the first run after start.
 pub const DEFAULT_INITIAL_DELAY: Duration = Duration::from_secs(10);
 

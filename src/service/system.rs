@@ -12,8 +12,10 @@ use tracing::{debug, error, info, warn};
 
 use super::leader::Leadership;
 use super::schedule::Schedule;
+use crate::archive::Archive;
 use crate::config::SystemPlan;
 use crate::pipeline::{CycleStats, Pipeline};
+use crate::sink::archive::config::ArchiveConfig;
 use crate::telemetry;
 
 /// Why a requested cycle did not start.
@@ -114,6 +116,14 @@ impl CycleSummary {
     }
 }
 
+/// The first tick of `schedule` after `after`, if the expression has any left: when it
+/// is due on the monotonic clock, and its wall-clock time.
+fn next_tick(schedule: &Schedule, after: DateTime<Utc>) -> Option<(Instant, DateTime<Utc>)> {
+    let next = schedule.next_after(after)?;
+    let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    Some((Instant::now() + wait, next))
+}
+
 fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -122,6 +132,10 @@ fn rfc3339(time: DateTime<Utc>) -> String {
 pub struct SystemRunner {
     pipeline: Pipeline,
     schedule: Schedule,
+    /// When the system's archive tables are compacted, if ever.
+    optimize: Option<Schedule>,
+    /// The URLs of the system's archives.
+    archives: Vec<String>,
     leadership: Leadership,
     /// One permit: held by the running cycle.
     cycle: Arc<Semaphore>,
@@ -135,9 +149,16 @@ impl SystemRunner {
         plan: &SystemPlan,
         pipeline: Pipeline,
         schedule: Schedule,
+        optimize: Option<Schedule>,
         leadership: Leadership,
         stop: CancellationToken,
     ) -> Self {
+        let archives = plan
+            .sinks
+            .iter()
+            .filter_map(|sink| sink.config_of::<ArchiveConfig>())
+            .map(|archive| archive.url.clone())
+            .collect();
         let status = SystemStatus {
             system: plan.system.clone(),
             source: plan
@@ -158,6 +179,8 @@ impl SystemRunner {
         Self {
             pipeline,
             schedule,
+            optimize,
+            archives,
             leadership,
             cycle: Arc::new(Semaphore::new(1)),
             stop,
@@ -187,7 +210,7 @@ impl SystemRunner {
     /// a run at the initial delay, and one at every cron tick.
     pub async fn run(self: Arc<Self>) {
         let mut initial = Some(Instant::now() + self.schedule.initial_delay());
-        let mut tick = self.next_tick(Utc::now());
+        let mut tick = next_tick(&self.schedule, Utc::now());
         while let Some(due) = initial.into_iter().chain(tick.map(|t| t.0)).min() {
             self.lock_status().next_run = Some(rfc3339(
                 Utc::now() + due.saturating_duration_since(Instant::now()),
@@ -204,7 +227,7 @@ impl SystemRunner {
             {
                 // After the tick just due even if the clocks disagree by a little, so
                 // one tick never fires twice.
-                tick = self.next_tick(wall.max(Utc::now()));
+                tick = next_tick(&self.schedule, wall.max(Utc::now()));
             }
             if let Err(refusal) = self.clone().start_cycle(Trigger::Schedule) {
                 match refusal {
@@ -234,12 +257,55 @@ impl SystemRunner {
         let _ = self.cycle.acquire().await;
     }
 
-    /// The first cron tick after `after`, if the expression has any left: when it is
-    /// due on the monotonic clock, and its wall-clock time.
-    fn next_tick(&self, after: DateTime<Utc>) -> Option<(Instant, DateTime<Utc>)> {
-        let next = self.schedule.next_after(after)?;
-        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        Some((Instant::now() + wait, next))
+    /// Compacts the system's archive tables at every tick of its optimize schedule
+    /// while this process leads the system, between cycles (never during one), until
+    /// the service stops.
+    pub async fn run_maintenance(self: Arc<Self>) {
+        let Some(schedule) = &self.optimize else {
+            return;
+        };
+        while let Some((due, _)) = next_tick(schedule, Utc::now()) {
+            tokio::select! {
+                () = tokio::time::sleep_until(due.into()) => {}
+                () = self.stop.cancelled() => return,
+            }
+            if !*self.leadership.borrow() {
+                continue;
+            }
+            let _between_cycles = tokio::select! {
+                permit = self.cycle.acquire() => permit,
+                () = self.stop.cancelled() => return,
+            };
+            for url in &self.archives {
+                self.optimize_archive(url).await;
+            }
+        }
+    }
+
+    /// Compacts every table of the system in the archive at `url`; failures are logged
+    /// (the next tick tries again).
+    async fn optimize_archive(&self, url: &str) {
+        let system = self.system();
+        let archive = match Archive::open(url) {
+            Ok(archive) => archive,
+            Err(error) => return warn!(system, %error, "cannot open the archive to optimize it"),
+        };
+        let tables = match archive.table_names(Some(system)).await {
+            Ok(tables) => tables,
+            Err(error) => return warn!(system, %error, "cannot list the archive's tables"),
+        };
+        for (_, table) in tables {
+            match archive.table(system, &table).optimize().await {
+                Ok(done) => info!(
+                    system,
+                    table,
+                    files_removed = done.files_removed,
+                    files_added = done.files_added,
+                    "archive table optimized"
+                ),
+                Err(error) => warn!(system, table, %error, "optimize failed"),
+            }
+        }
     }
 
     /// Starts a cycle now, as `POST /api/v1/systems/{name}/scan` asks.
