@@ -98,6 +98,14 @@ fn bad_inputs_fail_with_the_file_and_line_named() {
         "{message}"
     );
 
+    // A value read on the fast path of `<r p>` runs names its own line.
+    let unknown = MIXED.replace("<r p=\"1\">1.5</r>", "<r p=\"1\">1.5</r><r p=\"4\">1</r>");
+    let message = error_of("u.xml", unknown.as_bytes());
+    assert!(
+        message.contains("u.xml, line 12") && message.contains("position 4 has no matching"),
+        "{message}"
+    );
+
     let entity = MIXED.replace("b&#46;two", "b&ext;");
     assert!(error_of("d.xml", entity.as_bytes()).contains("undefined entity &ext;"));
 

@@ -27,8 +27,8 @@ enum Element {
 /// not a number (the value is then text).
 fn parse_vector(text: &str, out: &mut Vec<Element>) -> Option<()> {
     out.clear();
-    for item in text.split(',') {
-        out.push(match classify(item.as_bytes()).ok()? {
+    for item in text.as_bytes().split(|&b| b == b',') {
+        out.push(match classify(item).ok()? {
             Value::Null => Element::Null,
             Value::Int(int) => Element::Int(int),
             Value::Float(float) => Element::Float(float),
@@ -245,8 +245,21 @@ impl CounterColumn {
     /// Stores `value` at `row`, widening the column first if the value needs it.
     pub(super) fn set(&mut self, row: usize, value: Value<'_>) {
         self.pad_to(row + 1);
+        // The common cases first, without widening checks.
+        match (&mut self.data, value) {
+            (_, Value::Null) => return,
+            (ColumnData::Int(v), Value::Int(int)) => v[row] = int,
+            (ColumnData::Float(v), Value::Int(int)) => v[row] = int as f64,
+            (ColumnData::Float(v), Value::Float(float)) => v[row] = float,
+            (_, value) => self.set_widening(row, value),
+        }
+        self.valid.set_bit(row, true);
+    }
+
+    /// Stores a value the column may need to widen for.
+    fn set_widening(&mut self, row: usize, value: Value<'_>) {
         match value {
-            Value::Null => return,
+            Value::Null => {}
             Value::Int(int) => self.set_number(row, Element::Int(int)),
             Value::Float(float) => self.set_number(row, Element::Float(float)),
             Value::Vector(text) => {
@@ -260,7 +273,6 @@ impl CounterColumn {
             }
             Value::Text(text) => self.set_text(row, text),
         }
-        self.valid.set_bit(row, true);
     }
 
     fn set_text(&mut self, row: usize, text: &str) {

@@ -9,6 +9,7 @@
 
 mod filename;
 mod time;
+mod values;
 
 use std::io::BufRead;
 
@@ -60,6 +61,9 @@ pub fn parse(content: &[u8], ctx: &FileContext) -> Result<ParsedFile, ParseError
     parse_events(&mut SliceEvents::new(content), ctx, &file_id, Emit::Whole)
 }
 
+/// Where a value read on the fast path goes: its position `p` and raw text.
+type StoreValue<'s> = dyn FnMut(u32, &[u8]) -> Result<(), String> + 's;
+
 /// Where the parser's XML events come from: a file in memory, read without copying,
 /// or a stream (a gzip file decompressed as it is read), so memory does not grow with
 /// the file's size.
@@ -70,19 +74,32 @@ trait Events {
     fn blank(&self) -> bool;
     /// The line the reader stopped at after an error (1-based).
     fn error_line(&self) -> u64;
+    /// Hands the `<r p="N">v</r>` elements that come next to `store` without making
+    /// events of them ([`values`]); called only right after a start or end tag. A
+    /// source that cannot look ahead hands none.
+    fn take_values(&mut self, _store: &mut StoreValue<'_>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A file in memory.
 struct SliceEvents<'a> {
     reader: Reader<&'a [u8]>,
     content: &'a [u8],
+    /// Bytes taken by [`Events::take_values`] behind the reader's back: its positions
+    /// are this much short.
+    taken: u64,
 }
 
 impl<'a> SliceEvents<'a> {
     fn new(content: &'a [u8]) -> Self {
         let mut reader = Reader::from_reader(content);
         reader.config_mut().check_end_names = true;
-        Self { reader, content }
+        Self {
+            reader,
+            content,
+            taken: 0,
+        }
     }
 }
 
@@ -99,9 +116,26 @@ impl Events for SliceEvents<'_> {
         let position = self
             .reader
             .error_position()
-            .max(self.reader.buffer_position());
+            .max(self.reader.buffer_position())
+            + self.taken;
         let end = (position as usize).min(self.content.len());
         1 + self.content[..end].iter().filter(|&&b| b == b'\n').count() as u64
+    }
+
+    fn take_values(&mut self, store: &mut StoreValue<'_>) -> Result<(), String> {
+        // The reader is between tags (after a start or end tag), so it resumes
+        // correctly at the end of any whole element taken from under it.
+        let rest = self.reader.get_mut();
+        while let Some(value) = values::next_value(rest) {
+            let (skipped, element) = rest.split_at(value.start);
+            self.taken += skipped.len() as u64;
+            *rest = element;
+            store(value.p, value.text)?;
+            let element_len = value.end - value.start;
+            self.taken += element_len as u64;
+            *rest = &element[element_len..];
+        }
+        Ok(())
     }
 }
 
@@ -305,6 +339,7 @@ impl<'a, 'e> Parser<'a, 'e> {
 
     fn run(&mut self, events: &mut impl Events) -> Result<(), String> {
         loop {
+            let mut values_may_follow = false;
             match events
                 .next_event()
                 .map_err(|e| format!("malformed XML: {e}"))?
@@ -312,6 +347,7 @@ impl<'a, 'e> Parser<'a, 'e> {
                 Event::Start(e) => {
                     self.depth += 1;
                     self.start(&e)?;
+                    values_may_follow = e.local_name().as_ref() == b"measValue";
                 }
                 Event::Empty(e) => {
                     self.start(&e)?;
@@ -320,6 +356,7 @@ impl<'a, 'e> Parser<'a, 'e> {
                 Event::End(e) => {
                     self.depth = self.depth.saturating_sub(1);
                     self.end(e.local_name().as_ref())?;
+                    values_may_follow = e.local_name().as_ref() == b"r";
                 }
                 Event::Text(e) if self.target != TextTarget::None => {
                     self.text.extend_from_slice(&e)
@@ -333,6 +370,9 @@ impl<'a, 'e> Parser<'a, 'e> {
                 }
                 Event::Eof => break,
                 _ => {}
+            }
+            if values_may_follow && self.row.is_some() {
+                events.take_values(&mut |p, text| self.store_raw(p, text))?;
             }
         }
         if !self.root_seen {
@@ -400,9 +440,7 @@ impl<'a, 'e> Parser<'a, 'e> {
         match (name, self.target) {
             (b"r", TextTarget::R(p)) => {
                 let text = std::mem::take(&mut self.text);
-                let stored = classify(&text)
-                    .map_err(invalid_utf8)
-                    .and_then(|v| self.store(p, v));
+                let stored = self.store_raw(p, &text);
                 self.text = text;
                 stored?;
             }
@@ -542,6 +580,12 @@ impl<'a, 'e> Parser<'a, 'e> {
         table
     }
 
+    /// Stores the raw text of the value at position `p`.
+    fn store_raw(&mut self, p: u32, text: &[u8]) -> Result<(), String> {
+        let value = classify(text).map_err(invalid_utf8)?;
+        self.store(p, value)
+    }
+
     fn store(&mut self, p: u32, value: Value<'_>) -> Result<(), String> {
         let Some(CurrentRow { table, row }) = self.row else {
             return Err("counter value outside <measValue>".into());
@@ -662,14 +706,7 @@ fn position(e: &BytesStart<'_>, element: &str) -> Result<u32, String> {
         None => find_attribute(e, b"p")?.ok_or_else(|| format!("{element} without p attribute"))?,
     };
     let digits = digits.trim_ascii();
-    let is_number =
-        !digits.is_empty() && digits.len() <= 7 && digits.iter().all(u8::is_ascii_digit);
-    let p = is_number.then(|| {
-        digits
-            .iter()
-            .fold(0u32, |p, d| p * 10 + u32::from(d - b'0'))
-    });
-    p.filter(|p| (1..=1_000_000).contains(p)).ok_or_else(|| {
+    values::parse_position(digits).ok_or_else(|| {
         format!(
             "{element} has an invalid position p={:?}",
             String::from_utf8_lossy(digits)
