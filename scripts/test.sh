@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of pmflow: formatting, lints, unit and integration tests (cargo nextest),
 # and a check that the benchmarks build. Installs and starts what it needs (cargo-nextest,
-# MariaDB, ClickHouse, tansu, vsftpd, pyftpdlib, ZooKeeper, Python deltalake) when missing.
+# MariaDB, ClickHouse, tansu, vsftpd, pyftpdlib, ZooKeeper, moto's S3 server, Python
+# deltalake) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -28,6 +29,8 @@ scripts/ftp.sh
 scripts/pyftpd.sh
 echo "== ZooKeeper for the leader-election tests"
 export PMFLOW_TEST_ZOOKEEPER="$(scripts/zookeeper.sh)"
+echo "== moto's S3-compatible server for the archive-on-S3 tests"
+export PMFLOW_TEST_S3="$(scripts/s3.sh)"
 echo "== Python deltalake: the archive tests' independent reader"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "deltalake>=1.1,<2" "pyarrow>=15"

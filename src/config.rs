@@ -521,7 +521,7 @@ mod tests {
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("system:"), "{err}");
         let mut o = overrides("/x");
-        o.sinks = vec!["s3://bucket/archive".into()];
+        o.sinks = vec!["gs://bucket/archive".into()];
         let err = SystemPlan::resolve(None, o).unwrap_err().to_string();
         assert!(err.starts_with("sink:"), "{err}");
         let err = SystemPlan::resolve(None, overrides("sftp://h/x"))

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{cycle_stat, generate, names_in, pmflow_ok, query_csv, repo, stage};
+use common::{cycle_stat, delta, generate, names_in, pmflow_ok, query_csv, repo, stage};
 use serde_json::Value;
 
 fn ingest(inbox: &Path, archive: &Path) -> String {
@@ -51,37 +51,14 @@ fn adds_per_commit(
     adds
 }
 
-/// Rows, counter values and their sum, in the archive (read by Python `deltalake`)
-/// and in `files` (read by Python's XML parser).
+/// Totals of the archive at `archive` and of `files` (see [`common::delta`]).
 fn independent_totals(archive: &Path, files: &[PathBuf]) -> (Value, Value) {
-    let output = std::process::Command::new("python3")
-        .arg(repo().join("tests/delta/totals.py"))
-        .arg(archive)
-        .arg("5ga")
-        .args(files)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "tests/delta/totals.py failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let totals: Value = serde_json::from_slice(&output.stdout).unwrap();
-    (totals["archive"].clone(), totals["files"].clone())
+    delta::independent_totals(archive.to_str().unwrap(), &[], files)
 }
 
-/// Asserts the archive holds exactly the rows, values and sum of `files`, as read by
-/// the independent readers.
+/// Asserts the archive holds exactly the rows, values and sum of `files`.
 fn assert_same_totals(archive: &Path, files: &[PathBuf]) {
-    let (archived, parsed) = independent_totals(archive, files);
-    assert_eq!(archived["rows"], parsed["rows"], "no row added or lost");
-    assert_eq!(archived["values"], parsed["values"]);
-    let (a, p) = (
-        archived["sum"].as_f64().unwrap(),
-        parsed["sum"].as_f64().unwrap(),
-    );
-    assert!((a - p).abs() <= p.abs() * 1e-12, "sums {a} vs {p}");
-    assert!(parsed["rows"].as_u64().unwrap() > 0);
+    delta::assert_same_totals(archive.to_str().unwrap(), &[], files);
 }
 
 /// Six nodes' files of two periods, generated under `tmp`: (all, first period, second).

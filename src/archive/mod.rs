@@ -1,4 +1,5 @@
-//! The archive: one Delta Lake table per (system, table), on a local directory.
+//! The archive: one Delta Lake table per (system, table), on a local directory or S3
+//! ([`s3`]).
 //!
 //! Layout: `system=<s>/table=<t>/` is a Delta table (its log in `_delta_log/`),
 //! partitioned by `date` (the UTC day of `period_start`), its data files
@@ -15,10 +16,10 @@ pub mod data_file;
 pub mod ledger;
 pub mod maintenance;
 mod read;
+pub mod s3;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
@@ -26,6 +27,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
+use object_store::prefix::PrefixStore;
 use url::Url;
 
 pub use self::table::{Appended, ArchiveTable};
@@ -48,7 +50,7 @@ pub enum ArchiveError {
     Rows { table: String, message: String },
     /// The archive URL is not one pmflow can open.
     #[error(
-        "archive URL {0:?}: only local directories (a path, file:// or parquet:// URL) are supported"
+        "archive URL {0:?}: use a local directory (a path, file:// or parquet:// URL) or s3://bucket/prefix"
     )]
     Url(String),
 }
@@ -62,7 +64,9 @@ const TABLES_AT_ONCE: usize = 8;
 /// A handle on one archive root; clones share the tables opened.
 #[derive(Debug, Clone)]
 pub struct Archive {
-    root: PathBuf,
+    /// The root as a directory URL (`file:///…/` or `s3://bucket/prefix/`).
+    root: Url,
+    /// The store, rooted at the archive's root.
     store: Arc<dyn ObjectStore>,
     tables: Arc<Mutex<OpenTables>>,
 }
@@ -71,37 +75,78 @@ pub struct Archive {
 type OpenTables = HashMap<(String, String), Arc<ArchiveTable>>;
 
 impl Archive {
-    /// Opens (creating when needed) the archive at a directory path or a `file://`
-    /// or `parquet://` URL.
+    /// Opens the archive at a directory path, a `file://` or `parquet://` URL (the
+    /// directory is created when needed), or an `s3://bucket/prefix` URL.
     pub fn open(url: &str) -> Result<Self, ArchiveError> {
+        let bad_url = || ArchiveError::Url(url.to_string());
         let path = match url.split_once("://") {
             None => url,
             Some(("parquet" | "file", path)) if path.starts_with('/') => path,
-            Some(_) => return Err(ArchiveError::Url(url.to_string())),
+            Some((s3::SCHEME, _)) => return Self::open_s3(url),
+            Some(_) => return Err(bad_url()),
         };
-        let root = std::path::absolute(path).map_err(|_| ArchiveError::Url(url.to_string()))?;
-        std::fs::create_dir_all(&root).map_err(|e| ArchiveError::Store {
+        let root = std::path::absolute(path).map_err(|_| bad_url())?;
+        let store_error = |source| ArchiveError::Store {
             root: root.display().to_string(),
-            source: object_store::Error::Generic {
+            source,
+        };
+        std::fs::create_dir_all(&root).map_err(|e| {
+            store_error(object_store::Error::Generic {
                 store: "local",
                 source: Box::new(e),
-            },
+            })
         })?;
-        let store =
-            LocalFileSystem::new_with_prefix(&root).map_err(|source| ArchiveError::Store {
-                root: root.display().to_string(),
-                source,
-            })?;
+        let store = LocalFileSystem::new_with_prefix(&root).map_err(store_error)?;
         Ok(Self {
-            root,
+            root: Url::from_directory_path(&root).map_err(|_| bad_url())?,
             store: Arc::new(store),
             tables: Arc::default(),
         })
     }
 
-    /// Where the archive is, for messages.
+    /// Opens an archive on S3, configured by the `AWS_*` environment variables.
+    fn open_s3(url: &str) -> Result<Self, ArchiveError> {
+        let mut root = Url::parse(url).map_err(|_| ArchiveError::Url(url.to_string()))?;
+        if root.host_str().is_none_or(str::is_empty) {
+            return Err(ArchiveError::Url(url.to_string()));
+        }
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        s3::register();
+        let (bucket, prefix) = s3::bucket_store(&root).map_err(|source| ArchiveError::Store {
+            root: url.to_string(),
+            source,
+        })?;
+        let store: Arc<dyn ObjectStore> = match prefix.as_ref() {
+            "" => bucket,
+            _ => Arc::new(PrefixStore::new(bucket, prefix)),
+        };
+        Ok(Self {
+            root,
+            store,
+            tables: Arc::default(),
+        })
+    }
+
+    /// Where the archive is, for messages: its directory, or its URL.
     pub fn location(&self) -> String {
-        self.root.display().to_string()
+        match self.root.to_file_path() {
+            Ok(path) if self.root.scheme() == "file" => {
+                // Without the directory URL's trailing slash.
+                let path: std::path::PathBuf = path.components().collect();
+                path.display().to_string()
+            }
+            _ => self.root.to_string(),
+        }
+    }
+
+    /// The archive as a sink URL: `parquet:///dir` or `s3://bucket/prefix/`.
+    pub fn url(&self) -> String {
+        match self.root.scheme() {
+            "file" => format!("parquet://{}", self.location()),
+            _ => self.root.to_string(),
+        }
     }
 
     /// Checks that the archive's root can be listed.
@@ -126,8 +171,10 @@ impl Archive {
         tables
             .entry((system.to_string(), table.to_string()))
             .or_insert_with(|| {
-                let dir = self.root.join(format!("system={system}/table={table}/"));
-                let url = Url::from_directory_path(&dir).expect("absolute archive root");
+                let url = self
+                    .root
+                    .join(&format!("system={system}/table={table}/"))
+                    .expect("a directory URL joins a relative path");
                 Arc::new(ArchiveTable::new(url, format!("{system}/{table}")))
             })
             .clone()
@@ -210,5 +257,25 @@ impl Archive {
             .into_iter()
             .map(|(table, schemas)| (table, schema::merge_all(schemas.iter().map(|s| s.as_ref()))))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_urls_are_directories_or_s3_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Archive::open(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(local.url(), format!("parquet://{}", dir.path().display()));
+        let table = local.table("5ga", "nrcellcu");
+        assert!(format!("{table:?}").contains("system=5ga/table=nrcellcu/"));
+        let s3 = Archive::open("s3://bucket/pm/archive").unwrap();
+        assert_eq!(s3.url(), "s3://bucket/pm/archive/");
+        for bad in ["s3:///no-bucket", "gs://bucket/a", "parquet://relative"] {
+            let error = Archive::open(bad).unwrap_err();
+            assert!(matches!(error, ArchiveError::Url(_)), "{bad}: {error}");
+        }
     }
 }

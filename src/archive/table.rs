@@ -41,6 +41,9 @@ use crate::schema;
 /// How many times a group is tried when other writers keep committing first.
 const COMMIT_ATTEMPTS: usize = 20;
 
+/// After the n-th lost commit a writer pauses a random time up to n times this long.
+const LOST_COMMIT_PAUSE_MS: u64 = 50;
+
 /// One (system, table) of the archive.
 pub struct ArchiveTable {
     /// The table's root (`…/system=<s>/table=<t>/`).
@@ -189,14 +192,21 @@ impl ArchiveTable {
             return table.update_state().await.map_err(|e| self.delta_error(e));
         }
         let mut table = self.unloaded()?;
-        let log = StorePath::from("_delta_log");
-        let listing = table.object_store().list_with_delimiter(Some(&log)).await;
-        let exists = listing.is_ok_and(|l| !l.objects.is_empty());
-        if exists {
+        if self.log_exists().await {
             table.load().await.map_err(|e| self.delta_error(e))?;
             state.table = Some(table);
         }
         Ok(())
+    }
+
+    /// Whether the table has a Delta log (exists).
+    async fn log_exists(&self) -> bool {
+        let Ok(table) = self.unloaded() else {
+            return false;
+        };
+        let log = StorePath::from("_delta_log");
+        let listing = table.object_store().list_with_delimiter(Some(&log)).await;
+        listing.is_ok_and(|l| !l.objects.is_empty())
     }
 
     /// A handle on the table before loading it; a local table's folder is created.
@@ -294,6 +304,9 @@ impl ArchiveTable {
                         table = self.name,
                         attempt, "another writer committed first; trying again"
                     );
+                    // Writers that lost together do not race again in step.
+                    let pause = rand::random_range(0..=LOST_COMMIT_PAUSE_MS * attempt as u64);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
                 Err(Commit::Failed(error)) => return Err(error),
             }
@@ -486,11 +499,13 @@ impl ArchiveTable {
                     state.table = Some(table);
                     Ok(version)
                 }
-                Err(DeltaTableError::Generic(message)) if message.contains("already exists") => {
-                    Err(Commit::Lost)
-                }
                 Err(error) if lost_a_race(&error) => Err(Commit::Lost),
-                Err(error) => Err(Commit::Failed(self.delta_error(error))),
+                // Another writer created the table first (delta-rs says so in a
+                // generic error): append on top of it.
+                Err(error) => match self.log_exists().await {
+                    true => Err(Commit::Lost),
+                    false => Err(Commit::Failed(self.delta_error(error))),
+                },
             };
         };
         let snapshot = table
@@ -707,6 +722,9 @@ impl ArchiveTable {
                         table = self.name,
                         attempt, "another writer committed first; trying again"
                     );
+                    // Writers that lost together do not race again in step.
+                    let pause = rand::random_range(0..=LOST_COMMIT_PAUSE_MS * attempt as u64);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
                 Err(Commit::Failed(error)) => return Err(error),
             }

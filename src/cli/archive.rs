@@ -34,7 +34,7 @@ enum ArchiveCommand {
     },
     /// Every commit of one table: version, time, operation, files and rows added.
     History {
-        /// Archive directory (or parquet:///path).
+        /// Archive directory (or parquet:///path, or s3://bucket/prefix).
         #[arg(long)]
         archive: String,
         /// The system.
@@ -49,7 +49,7 @@ enum ArchiveCommand {
 /// Which tables a maintenance command works on.
 #[derive(Debug, Args)]
 struct Tables {
-    /// Archive directory (or parquet:///path).
+    /// Archive directory (or parquet:///path, or s3://bucket/prefix).
     #[arg(long)]
     archive: String,
     /// Only this system's tables.

@@ -73,9 +73,13 @@ pub fn main() -> ExitCode {
         Command::Run(_) => "info",
         _ => "warn",
     };
+    // delta-rs warns of each commit another writer won; pmflow retries those itself
+    // (archive::table) and says so at debug.
+    let default_filter = format!("{default_level},deltalake_core::kernel::transaction=error");
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("PMFLOW_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)),
+            EnvFilter::try_from_env("PMFLOW_LOG")
+                .unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

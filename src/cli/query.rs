@@ -30,7 +30,7 @@ enum OutputFormat {
 /// Arguments of `pmflow query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// Archive directory (or parquet:///path).
+    /// Archive directory (or parquet:///path, or s3://bucket/prefix).
     #[arg(long)]
     archive: String,
     /// The SQL query.

@@ -3,10 +3,12 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clickhouse;
+pub mod delta;
 pub mod five_ga;
 pub mod ftp;
 pub mod kafka;
 pub mod mysql;
+pub mod s3;
 pub mod service;
 pub mod zookeeper;
 

@@ -4,6 +4,8 @@ readers that share no code with pmflow: Python `deltalake` for the archive, the
 standard library's XML parser for 3GPP files.
 
 Usage: totals.py ARCHIVE SYSTEM FILE...
+ARCHIVE is a directory or an s3://bucket/prefix URL (read with the AWS_* environment
+variables, its tables listed with boto3).
 Prints one JSON object: {"archive": {"rows": N, "values": N, "sum": X},
 "files": {...the same...}}. `values` counts non-null numbers in counter cells (each
 element of a vector), `sum` adds them; key columns and `ingested_at` are not
@@ -21,12 +23,25 @@ KEYS = {"system", "ne", "object", "period_start", "granularity_s", "suspect",
         "file_id", "ingested_at", "date"}
 
 
+def table_uris(root, system):
+    """The URIs of the tables of SYSTEM under ROOT."""
+    if not root.startswith("s3://"):
+        base = os.path.join(root, f"system={system}")
+        return [os.path.join(base, folder) for folder in sorted(os.listdir(base))]
+    import boto3
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    prefix = f"{prefix.strip('/')}/system={system}/".lstrip("/")
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
+    folders = sorted(p["Prefix"] for p in listing.get("CommonPrefixes", []))
+    return [f"s3://{bucket}/{folder.rstrip('/')}" for folder in folders]
+
+
 def archive_totals(root, system):
     rows = values = 0
     sums = []
-    base = os.path.join(root, f"system={system}")
-    for folder in sorted(os.listdir(base)):
-        table = DeltaTable(os.path.join(base, folder)).to_pyarrow_table()
+    for uri in table_uris(root, system):
+        table = DeltaTable(uri).to_pyarrow_table()
         rows += table.num_rows
         for name in table.column_names:
             if name in KEYS:

@@ -1,5 +1,6 @@
 //! The archive sink's configuration: a local directory, as a path, `file://` or
-//! `parquet://` URL, and how files are grouped into commits.
+//! `parquet://` URL, or an `s3://bucket/prefix` URL (see [`crate::archive::s3`]), and
+//! how files are grouped into commits.
 //!
 //! | key | default | meaning |
 //! |---|---|---|
@@ -25,9 +26,9 @@ use crate::archive::Archive;
 use crate::sink::Sink;
 use crate::sink::registry::{SinkConfig, SinkKind, options};
 
-/// Paths and `parquet://`/`file://` URLs: required by default.
+/// Paths and `parquet://`/`file://`/`s3://` URLs: required by default.
 pub static KIND: SinkKind = SinkKind {
-    schemes: &["parquet", "file"],
+    schemes: &["parquet", "file", crate::archive::s3::SCHEME],
     required_by_default: true,
     configure: |table| Ok(Arc::new(ArchiveConfig::from_table(table)?)),
 };

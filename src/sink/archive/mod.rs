@@ -113,7 +113,7 @@ fn failure(table: &str, error: ArchiveError) -> TableFailure {
 #[async_trait]
 impl Sink for ArchiveSink {
     fn describe(&self) -> String {
-        format!("parquet://{}", self.archive.location())
+        self.archive.url()
     }
 
     fn kind(&self) -> &'static str {

@@ -1,0 +1,43 @@
+//! The archive's totals as independent readers see them: Python `deltalake` reads the
+//! tables through their logs, Python's XML parser reads the source files
+//! (`tests/delta/totals.py`).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::repo;
+
+/// Rows, counter values and their sum in the archive at `root` (a directory or an
+/// `s3://` URL, reached with `env`) and in `files`.
+pub fn independent_totals(root: &str, env: &[(&str, String)], files: &[PathBuf]) -> (Value, Value) {
+    let output = std::process::Command::new("python3")
+        .arg(repo().join("tests/delta/totals.py"))
+        .arg(root)
+        .arg("5ga")
+        .args(files)
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "tests/delta/totals.py failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let totals: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (totals["archive"].clone(), totals["files"].clone())
+}
+
+/// Asserts the archive holds exactly the rows, values and sum of `files`, as read by
+/// the independent readers.
+pub fn assert_same_totals(root: &str, env: &[(&str, String)], files: &[PathBuf]) {
+    let (archived, parsed) = independent_totals(root, env, files);
+    assert_eq!(archived["rows"], parsed["rows"], "no row added or lost");
+    assert_eq!(archived["values"], parsed["values"]);
+    let (a, p) = (
+        archived["sum"].as_f64().unwrap(),
+        parsed["sum"].as_f64().unwrap(),
+    );
+    assert!((a - p).abs() <= p.abs() * 1e-12, "sums {a} vs {p}");
+    assert!(parsed["rows"].as_u64().unwrap() > 0);
+}
