@@ -230,13 +230,9 @@ fn rules_compute_kpis_and_are_views_over_the_archive() {
     let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
     generate(&inbox, "5gc", 1, 1);
     let stats = ingest(&inbox, &archive, "5gc");
-    // 4 AMF + 4 SMF slices: one output row each from the two 5gc rules.
-    assert!(
-        stats
-            .lines()
-            .any(|l| l.contains("rule output rows") && l.contains(" 8 ")),
-        "{stats}"
-    );
+    // The archive keeps counters only: with no other sink the rules are not run while
+    // ingesting; `query` computes them as views over the archive.
+    assert_eq!(cycle_stat(&stats, "rule output rows"), 0, "{stats}");
     // Every KPI equals succ/req computed here; a NIL counter gives a NULL KPI.
     let rows = query_csv(
         &archive,
@@ -269,7 +265,7 @@ fn invalid_arguments_exit_2_and_a_failing_required_sink_exits_3_keeping_files() 
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("system:"));
-    let output = pmflow(&["ingest", inbox_arg, "--sink", "s3://bucket/archive"]);
+    let output = pmflow(&["ingest", inbox_arg, "--sink", "gs://bucket/archive"]);
     assert_eq!(output.status.code(), Some(2));
     let output = pmflow(&[
         "ingest",

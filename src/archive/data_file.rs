@@ -174,20 +174,24 @@ pub fn split_by_date(
         .column_by_name(schema::PERIOD_START)
         .expect("aligned batches carry key columns")
         .as_primitive::<TimestampMicrosecondType>();
-    let mut rows_of_date: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    // Rows by day number; each day named once.
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let mut rows_of_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
     for (row, micros) in period.values().iter().enumerate() {
-        rows_of_date
-            .entry(date_of(*micros))
-            .or_default()
-            .push(row as u32);
+        let day = micros.div_euclid(MICROS_PER_DAY);
+        rows_of_day.entry(day).or_default().push(row as u32);
     }
-    if rows_of_date.len() == 1 {
-        let (date, _) = rows_of_date.pop_first().expect("one date");
-        return Ok(BTreeMap::from([(date, batch.clone())]));
+    let date = |day: i64| date_of(day * MICROS_PER_DAY);
+    if rows_of_day.len() == 1 {
+        let (day, _) = rows_of_day.pop_first().expect("one date");
+        return Ok(BTreeMap::from([(date(day), batch.clone())]));
     }
-    rows_of_date
+    rows_of_day
         .into_iter()
-        .map(|(date, rows)| Ok((date, take_record_batch(batch, &UInt32Array::from(rows))?)))
+        .map(|(day, rows)| {
+            let rows = take_record_batch(batch, &UInt32Array::from(rows))?;
+            Ok((date(day), rows))
+        })
         .collect()
 }
 

@@ -254,6 +254,18 @@ impl Pipeline {
                 }
             })
             .collect();
+        let rules_wanted = sinks.iter().any(|slot| slot.sink.takes_rule_outputs());
+        if !rules_wanted && !parts.rules.is_empty() {
+            debug!(
+                system = parts.system,
+                "no sink stores rule outputs; the rules run only as views over the archive"
+            );
+        }
+        let rules = if rules_wanted {
+            parts.rules
+        } else {
+            Vec::new()
+        };
         Self {
             system: parts.system,
             source: parts.source,
@@ -267,7 +279,7 @@ impl Pipeline {
             sinks,
             in_flight,
             registry: SchemaRegistry::seeded(parts.schemas),
-            rules: RuleSet::new(parts.rules),
+            rules: RuleSet::new(rules),
             workers: parts.workers,
         }
     }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{CycleStats, Parts, Pipeline, Progress};
 use crate::config::Workers;
 use crate::format::{FormatChoice, PartLimits};
+use crate::plan::rules::Rule;
 use crate::sink::Sink;
 use crate::source::SettleRules;
 use crate::test_util::mock::{Behaviour, Journal, MemorySink, MemorySource, pm_file};
@@ -39,6 +40,17 @@ fn pipeline_of_parts(
     workers: Workers,
     part_limits: PartLimits,
 ) -> Pipeline {
+    pipeline_with_rules(source, sinks, workers, part_limits, Vec::new())
+}
+
+/// [`pipeline_of_parts`], with `rules`.
+fn pipeline_with_rules(
+    source: Arc<MemorySource>,
+    sinks: Vec<(Arc<dyn Sink>, bool)>,
+    workers: Workers,
+    part_limits: PartLimits,
+    rules: Vec<Rule>,
+) -> Pipeline {
     Pipeline::new(Parts {
         system: "t".into(),
         source,
@@ -49,7 +61,7 @@ fn pipeline_of_parts(
         part_limits,
         sinks,
         schemas: Default::default(),
-        rules: Vec::new(),
+        rules,
         workers,
     })
 }
@@ -323,4 +335,47 @@ fn outcomes_reach_the_metrics() {
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
+}
+
+/// Three files of two rows each through `sinks` with one rule (a row per input row).
+async fn with_a_rule(sinks: Vec<(Arc<dyn Sink>, bool)>) -> CycleStats {
+    let files = (0..3)
+        .map(|i| (format!("f{i}.xml"), pm_file(&format!("ne{i}"), 2)))
+        .collect();
+    let source = Arc::new(MemorySource::new(files, Arc::new(Journal::default())));
+    let rule = Rule {
+        name: "foo_doubled".into(),
+        sql: "SELECT ne, object, period_start, \"pmFoo\" * 2 AS foo2 FROM cells".into(),
+        table: "cells".into(),
+    };
+    let pipeline = pipeline_with_rules(source, sinks, WORKERS, PartLimits::default(), vec![rule]);
+    cycle(&pipeline).await
+}
+
+#[tokio::test]
+async fn rules_run_only_when_a_sink_stores_their_outputs() {
+    let journal = Arc::new(Journal::default());
+    let raw_only = |name: &str| -> Arc<dyn Sink> {
+        Arc::new(
+            MemorySink::new(name, Behaviour::Store, Duration::ZERO, journal.clone())
+                .without_rule_outputs(),
+        )
+    };
+    let stats = with_a_rule(vec![(raw_only("archive"), true)]).await;
+    assert_eq!((stats.done, stats.totals.derived_rows), (3, 0));
+    assert!(journal.events().iter().all(|e| !e.contains("derived")));
+
+    let stats = with_a_rule(vec![
+        (raw_only("archive"), true),
+        (sink("db", Behaviour::Store, &journal), true),
+    ])
+    .await;
+    assert_eq!((stats.done, stats.totals.derived_rows), (3, 6));
+    let db: Vec<String> = journal
+        .events()
+        .into_iter()
+        .filter(|e| e.starts_with("stored db"))
+        .collect();
+    assert_eq!(db.len(), 3);
+    assert!(db.iter().all(|e| e.ends_with("+2 derived")), "{db:?}");
 }

@@ -200,6 +200,12 @@ pub trait Sink: Send + Sync {
     fn files_at_once(&self) -> Option<usize> {
         None
     }
+    /// Whether the sink stores the rules' outputs ([`PlannedFile::derived`]): when no
+    /// sink of a pipeline does, the rules are not run while ingesting (their results
+    /// would go nowhere; `query` still computes them over the archive).
+    fn takes_rule_outputs(&self) -> bool {
+        true
+    }
     /// The pipeline's notice that `files` more files are on their way to this sink
     /// (or, negative, that files announced will not come): a sink whose groups of
     /// files wait for those delivered together counts them; others ignore it.

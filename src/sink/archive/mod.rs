@@ -133,6 +133,11 @@ impl Sink for ArchiveSink {
         Some(self.settings.files_at_once)
     }
 
+    /// No: the archive keeps counters as they arrived; rules are views over it.
+    fn takes_rule_outputs(&self) -> bool {
+        false
+    }
+
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
         let whole = file.part == 0 && file.last_part;
         let written = match whole {

@@ -30,6 +30,7 @@ pub struct MemorySink {
     behaviour: Behaviour,
     delay: Duration,
     journal: Arc<Journal>,
+    rule_outputs: bool,
 }
 
 impl MemorySink {
@@ -40,7 +41,14 @@ impl MemorySink {
             behaviour,
             delay,
             journal,
+            rule_outputs: true,
         }
+    }
+
+    /// The same sink, storing measurement tables only (as the archive does).
+    pub fn without_rule_outputs(mut self) -> Self {
+        self.rule_outputs = false;
+        self
     }
 }
 
@@ -58,6 +66,10 @@ impl Sink for MemorySink {
         Ok(())
     }
 
+    fn takes_rule_outputs(&self) -> bool {
+        self.rule_outputs
+    }
+
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
         tokio::time::sleep(self.delay).await;
         let fail = |kind| Err(SinkError::new(self, file, kind, "table Cells: no"));
@@ -68,8 +80,13 @@ impl Sink for MemorySink {
                     0 => String::new(),
                     part => format!("#{part}"),
                 };
+                let derived: usize = file.derived.iter().map(|t| t.batch.num_rows()).sum();
+                let derived = match derived {
+                    0 => String::new(),
+                    rows => format!(" +{rows} derived"),
+                };
                 self.journal
-                    .record(format!("stored {} {}{part}", self.name, file.name));
+                    .record(format!("stored {} {}{part}{derived}", self.name, file.name));
                 Ok(())
             }
             Behaviour::Transient => fail(FailureKind::Transient),
