@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs moto's S3-compatible server (MinIO does not install here) and starts it on
-# 127.0.0.1:${PMFLOW_S3_PORT:-9000} unless something listens there already, with the
-# bucket ${PMFLOW_S3_BUCKET:-pmflow-test}. Prints the endpoint URL; clients reach it
+# 127.0.0.1:${PMFLOW_S3_PORT:-4566} (not moto's default 9000: ClickHouse's native
+# port) unless something listens there already, with the bucket
+# ${PMFLOW_S3_BUCKET:-pmflow-test}. Prints the endpoint URL; clients reach it
 # with AWS_ENDPOINT_URL=<that>, AWS_ALLOW_HTTP=true and any key id, secret and region.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PORT=${PMFLOW_S3_PORT:-9000}
+PORT=${PMFLOW_S3_PORT:-4566}
 BUCKET=${PMFLOW_S3_BUCKET:-pmflow-test}
 ENDPOINT="http://127.0.0.1:$PORT"
 LOG=${TMPDIR:-/tmp}/pmflow-moto-$PORT.log

@@ -325,3 +325,68 @@ fn killed_during_commits_then_a_full_run_leaves_every_file_done_once_and_every_r
     );
     assert_eq!(rows, [format!("{},{}", files.len() * 12, files.len())]);
 }
+
+/// Hive files (`date=*/<16 hex digits>[-<part>].parquet`) anywhere under `dir`.
+fn hive_files(dir: &Path) -> usize {
+    let mut count = 0;
+    for name in names_in(dir) {
+        let path = dir.join(&name);
+        if path.is_dir() {
+            count += hive_files(&path);
+        } else if let Some(stem) = name.strip_suffix(".parquet") {
+            let id = stem.split('-').next().unwrap_or_default();
+            let in_date = dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("date=");
+            count += usize::from(in_date && id.len() == 16 && !stem.starts_with("part-"));
+        }
+    }
+    count
+}
+
+#[test]
+fn an_archive_of_the_earlier_hive_layout_converts_in_place_keeping_every_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = real_samples();
+    let (delta, hive) = (tmp.path().join("delta"), tmp.path().join("hive"));
+    stage(&tmp.path().join("in"), &samples);
+    ingest(&tmp.path().join("in"), &delta);
+    // The same rows as an earlier pmflow archived them, written by pyarrow.
+    let written = std::process::Command::new("python3")
+        .arg(repo().join("tests/delta/to_hive.py"))
+        .args([&delta, &hive])
+        .arg("5ga")
+        .output()
+        .expect("python3 runs");
+    assert!(written.status.success(), "{written:?}");
+    let files: usize = String::from_utf8_lossy(&written.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(hive_files(&hive), files);
+    assert!(files > samples.len());
+
+    let hive_arg = hive.to_str().unwrap();
+    let converted = pmflow_ok(&["archive", "convert", "--archive", hive_arg]);
+    assert!(converted.contains("5ga/eutrancellfdd"), "{converted}");
+    assert_eq!(
+        hive_files(&hive),
+        0,
+        "every hive file converted and removed"
+    );
+    let (expected, _) = independent_totals(&delta, &[]);
+    let (after, _) = independent_totals(&hive, &[]);
+    assert_eq!(
+        after, expected,
+        "rows, numbers (vectors as lists again) and sum"
+    );
+
+    // Again: nothing left to do. The source files again: the ledger holds them.
+    let again = pmflow_ok(&["archive", "convert", "--archive", hive_arg]);
+    assert!(!again.contains("5ga/"), "{again}");
+    stage(&tmp.path().join("again"), &samples);
+    ingest(&tmp.path().join("again"), &hive);
+    assert_eq!(independent_totals(&hive, &[]).0, expected);
+}

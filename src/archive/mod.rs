@@ -12,6 +12,7 @@
 //! `explain` and `ddl` read through [`Archive::register_tables`] and
 //! [`Archive::table_schemas`].
 
+pub mod convert;
 pub mod data_file;
 pub mod ledger;
 pub mod maintenance;
@@ -181,16 +182,38 @@ impl Archive {
     }
 
     /// The (system, table) pairs of the archive's Delta tables, optionally of one
-    /// system only, in order.
+    /// system only, in order. Folders of the earlier layout are named in a warning.
     pub async fn table_names(
         &self,
         system: Option<&str>,
     ) -> Result<Vec<(String, String)>, ArchiveError> {
+        let mut names = Vec::new();
+        for (system, table, has_log) in self.table_folders(system).await? {
+            if has_log {
+                names.push((system, table));
+            } else {
+                tracing::warn!(
+                    system,
+                    table,
+                    "folder without a Delta log (a Parquet archive of an earlier pmflow?) is not read; convert it with `pmflow archive convert`"
+                );
+            }
+        }
+        Ok(names)
+    }
+
+    /// Every `system=<s>/table=<t>/` folder (of one system, if given), in order, and
+    /// whether it has a Delta log (a folder without one is of the earlier hive
+    /// layout; one with a log may still hold hive files of a conversion cut short).
+    pub async fn table_folders(
+        &self,
+        system: Option<&str>,
+    ) -> Result<Vec<(String, String, bool)>, ArchiveError> {
         let systems = match system {
             Some(system) => vec![system.to_string()],
             None => self.folders(None, "system=").await?,
         };
-        let mut names = Vec::new();
+        let mut folders = Vec::new();
         for system in systems {
             let prefix = StorePath::from(format!("system={system}"));
             for table in self.folders(Some(&prefix), "table=").await? {
@@ -200,19 +223,11 @@ impl Archive {
                     .list_with_delimiter(Some(&log))
                     .await
                     .is_ok_and(|listing| !listing.objects.is_empty());
-                if has_log {
-                    names.push((system.clone(), table));
-                } else {
-                    tracing::warn!(
-                        system,
-                        table,
-                        "folder without a Delta log (a Parquet archive of an earlier pmflow?) is not read; re-ingest its source files (README, Earlier archives)"
-                    );
-                }
+                folders.push((system.clone(), table, has_log));
             }
         }
-        names.sort();
-        Ok(names)
+        folders.sort();
+        Ok(folders)
     }
 
     /// The values of the `<key>…` folders under `prefix`.

@@ -1,4 +1,5 @@
-//! `pmflow archive optimize|vacuum|history`: maintenance of the archive's Delta tables.
+//! `pmflow archive optimize|vacuum|history|convert`: maintenance of the archive's Delta
+//! tables, and conversion of archives of the earlier hive layout.
 
 use std::time::Duration;
 
@@ -31,6 +32,16 @@ enum ArchiveCommand {
         /// How long replaced files stay readable by time travel (e.g. 7d, 36h).
         #[arg(long, value_parser = humantime::parse_duration)]
         retain: Duration,
+    },
+    /// Convert the tables of an earlier pmflow's archive (hive folders of Parquet files)
+    /// into Delta tables in place; run again to finish a conversion cut short.
+    Convert {
+        /// Archive directory (or parquet:///path, or s3://bucket/prefix).
+        #[arg(long)]
+        archive: String,
+        /// Only this system's tables.
+        #[arg(long)]
+        system: Option<String>,
     },
     /// Every commit of one table: version, time, operation, files and rows added.
     History {
@@ -116,6 +127,7 @@ pub async fn run(args: ArchiveArgs) -> Result<(), Failure> {
             }
             print(&["table", "files deleted"], rows);
         }
+        ArchiveCommand::Convert { archive, system } => convert(&archive, system.as_deref()).await?,
         ArchiveCommand::History {
             archive,
             system,
@@ -160,5 +172,45 @@ pub async fn run(args: ArchiveArgs) -> Result<(), Failure> {
             print(&header, rows);
         }
     }
+    Ok(())
+}
+
+/// `pmflow archive convert`: every table folder of the archive (of one system), its
+/// hive files into its Delta table, with a progress bar on terminals.
+async fn convert(archive: &str, system: Option<&str>) -> Result<(), Failure> {
+    let archive = Archive::open(archive).map_err(|e| Failure::Usage(e.into()))?;
+    let folders = archive
+        .table_folders(system)
+        .await
+        .context("cannot list the archive")?;
+    let bar = indicatif::ProgressBar::new(folders.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tables {msg}")
+            .expect("a valid template"),
+    );
+    let mut rows = Vec::new();
+    for (system, table, _) in folders {
+        bar.set_message(format!("{system}/{table}"));
+        let done = archive
+            .convert_table(&system, &table)
+            .await
+            .with_context(|| format!("converting {system}/{table} failed; run again to resume"))?;
+        bar.inc(1);
+        if done.hive_files > 0 {
+            rows.push(vec![
+                format!("{system}/{table}"),
+                done.source_files.to_string(),
+                done.already_held.to_string(),
+                done.hive_files.to_string(),
+            ]);
+        }
+    }
+    bar.finish_and_clear();
+    let header = [
+        "table",
+        "source files",
+        "already held",
+        "hive files removed",
+    ];
+    print(&header, rows);
     Ok(())
 }

@@ -359,6 +359,20 @@ impl CounterColumn {
     }
 }
 
+/// A text column typed again as parsing types values (numbers, vectors, else text):
+/// for archives written when vector counters were text.
+pub fn retype(name: &str, texts: &StringArray) -> (Field, ArrayRef) {
+    let mut column = CounterColumn::new(name.to_string());
+    for (row, text) in texts.iter().enumerate() {
+        // Text read back from Parquet is UTF-8 already.
+        let value = text.map_or(Value::Null, |t| {
+            classify(t.as_bytes()).unwrap_or(Value::Text(t))
+        });
+        column.set(row, value);
+    }
+    column.finish(arrow::array::Array::len(texts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +410,17 @@ mod tests {
                 items.join(" ")
             })
             .collect()
+    }
+
+    #[test]
+    fn text_columns_of_old_archives_are_typed_again() {
+        let texts = StringArray::from(vec![Some("5"), None, Some("1,0,3")]);
+        let (field, array) = retype("c", &texts);
+        assert_eq!(field.data_type(), &schema::vector_type(DataType::Int64));
+        assert_eq!(vectors(&array), ["5", "null", "1 0 3"]);
+        let texts = StringArray::from(vec![Some("n/a"), Some("2")]);
+        let (field, _) = retype("c", &texts);
+        assert_eq!(field.data_type(), &DataType::Utf8);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! TS 28.532 `measDataFile`.
 
 pub mod builder;
-mod column;
+pub mod column;
 pub mod decompress;
 pub mod naming;
 pub mod parts;
