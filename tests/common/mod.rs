@@ -36,7 +36,11 @@ pub fn pmflow<S: AsRef<OsStr>>(args: &[S]) -> Output {
 
 /// Runs `pmflow` and returns its stdout, failing the test with stderr on error.
 pub fn pmflow_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> String {
-    let output = pmflow(args);
+    stdout_of_success(args, pmflow(args))
+}
+
+/// The stdout of a `pmflow` run with `args`, failing the test with stderr on error.
+pub fn stdout_of_success<S: std::fmt::Debug>(args: &[S], output: Output) -> String {
     assert!(
         output.status.success(),
         "pmflow {args:?} failed ({}):\n{}",

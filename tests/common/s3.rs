@@ -46,12 +46,5 @@ pub fn pmflow<S: AsRef<OsStr>>(args: &[S]) -> Command {
 /// Runs `pmflow` against the server and returns its stdout, failing the test with
 /// stderr on error.
 pub fn pmflow_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> String {
-    let output = pmflow(args).output().expect("pmflow runs");
-    assert!(
-        output.status.success(),
-        "pmflow {args:?} failed ({}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 output")
+    super::stdout_of_success(args, pmflow(args).output().expect("pmflow runs"))
 }
