@@ -46,25 +46,37 @@ impl LocalDirSource {
         }
     }
 
-    /// The files of one folder that pass the filter.
+    /// The files of one folder that pass the filter, listed in one blocking call (a
+    /// hop to the blocking pool per file costs more than reading its metadata).
     async fn list_folder(&self, folder: String) -> Result<Vec<SourceFile>, SourceError> {
-        let list_err = |e| self.error("list", self.folders.label(&folder), e);
-        let mut entries = tokio::fs::read_dir(&folder).await.map_err(list_err)?;
-        let mut files = Vec::new();
-        while let Some(entry) = entries.next_entry().await.map_err(list_err)? {
-            let metadata = entry.metadata().await.map_err(list_err)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if metadata.is_file() && self.filter.matches(&name) {
-                files.push(SourceFile {
-                    folder: folder.clone(),
-                    name,
-                    size: metadata.len(),
-                    modified: metadata.modified().ok(),
-                });
-            }
-        }
-        Ok(files)
+        let filter = self.filter.clone();
+        let listed = tokio::task::spawn_blocking(move || {
+            let files = files_of(&folder, &filter);
+            (folder, files)
+        })
+        .await;
+        let (folder, files) = listed.map_err(|e| self.error("list", "", e.into()))?;
+        files.map_err(|e| self.error("list", self.folders.label(&folder), e))
     }
+}
+
+/// The files directly inside `folder` whose names pass `filter`.
+fn files_of(folder: &str, filter: &NameFilter) -> std::io::Result<Vec<SourceFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if metadata.is_file() && filter.matches(&name) {
+            files.push(SourceFile {
+                folder: folder.to_string(),
+                name,
+                size: metadata.len(),
+                modified: metadata.modified().ok(),
+            });
+        }
+    }
+    Ok(files)
 }
 
 /// The names of the sub-directories of `dir`.
@@ -81,16 +93,40 @@ async fn subdirectories(dir: String) -> std::io::Result<Vec<String>> {
 
 /// Moves `from` into `dir` under its own name, or `name.1`, `name.2`, … when a file of
 /// that name is already there, so neither file is lost.
-async fn move_into(from: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
-    tokio::fs::create_dir_all(dir).await?;
+fn move_into(from: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
     let mut target = dir.join(name);
     let mut n = 0;
-    while tokio::fs::try_exists(&target).await? {
+    while std::fs::exists(&target)? {
         n += 1;
         target = dir.join(format!("{name}.{n}"));
     }
-    tokio::fs::rename(from, &target).await?;
+    std::fs::rename(from, &target)?;
     Ok(target)
+}
+
+/// Moves a file that is still as large as when it was fetched (`size`) into `Done/`,
+/// or into `Failed/` next to a file holding the reason.
+fn complete_file(
+    folder: &Path,
+    name: &str,
+    size: u64,
+    completion: &Completion,
+) -> std::io::Result<()> {
+    let from = folder.join(name);
+    let now = std::fs::metadata(&from)?.len();
+    if now != size {
+        return Err(changed_since_fetch(size, now));
+    }
+    match completion {
+        Completion::Done => move_into(&from, &folder.join(DONE_DIR), name).map(drop),
+        Completion::Failed(reason) => {
+            let moved = move_into(&from, &folder.join(FAILED_DIR), name)?;
+            let mut reason_path = moved.into_os_string();
+            reason_path.push(REASON_SUFFIX);
+            std::fs::write(reason_path, format!("{reason}\n"))
+        }
+    }
 }
 
 #[async_trait]
@@ -125,37 +161,19 @@ impl Source for LocalDirSource {
         Ok(Bytes::from(bytes))
     }
 
+    /// In one blocking call: a hop to the blocking pool per step (check, create,
+    /// probe, rename) costs more than the steps.
     async fn complete(
         &self,
         file: &SourceFile,
         completion: &Completion,
     ) -> Result<(), SourceError> {
-        let folder = Path::new(&file.folder);
-        let from = folder.join(&file.name);
-        let size = tokio::fs::metadata(&from)
-            .await
-            .map_err(|e| self.error("complete", &file.name, e))?
-            .len();
-        if size != file.size {
-            let error = changed_since_fetch(file.size, size);
-            return Err(self.error("complete", &file.name, error));
-        }
-        let result = match completion {
-            Completion::Done => move_into(&from, &folder.join(DONE_DIR), &file.name).await,
-            Completion::Failed(reason) => {
-                let failed = folder.join(FAILED_DIR);
-                async {
-                    let moved = move_into(&from, &failed, &file.name).await?;
-                    let mut reason_path = moved.into_os_string();
-                    reason_path.push(REASON_SUFFIX);
-                    tokio::fs::write(reason_path, format!("{reason}\n")).await?;
-                    Ok(failed)
-                }
+        let (folder, name, size) = (PathBuf::from(&file.folder), file.name.clone(), file.size);
+        let completion = completion.clone();
+        let completed =
+            tokio::task::spawn_blocking(move || complete_file(&folder, &name, size, &completion))
                 .await
-            }
-        };
-        result
-            .map(|_| ())
-            .map_err(|e| self.error("complete", &file.name, e))
+                .unwrap_or_else(|e| Err(e.into()));
+        completed.map_err(|e| self.error("complete", &file.name, e))
     }
 }
