@@ -49,14 +49,12 @@ impl LocalDirSource {
     /// The files of one folder that pass the filter, listed in one blocking call (a
     /// hop to the blocking pool per file costs more than reading its metadata).
     async fn list_folder(&self, folder: String) -> Result<Vec<SourceFile>, SourceError> {
+        let label = self.folders.label(&folder).to_string();
         let filter = self.filter.clone();
-        let listed = tokio::task::spawn_blocking(move || {
-            let files = files_of(&folder, &filter);
-            (folder, files)
-        })
-        .await;
-        let (folder, files) = listed.map_err(|e| self.error("list", "", e.into()))?;
-        files.map_err(|e| self.error("list", self.folders.label(&folder), e))
+        let files = tokio::task::spawn_blocking(move || files_of(&folder, &filter))
+            .await
+            .unwrap_or_else(|e| Err(e.into()));
+        files.map_err(|e| self.error("list", &label, e))
     }
 }
 
