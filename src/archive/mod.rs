@@ -9,7 +9,8 @@
 //! is the Delta table's schema: nothing is read from data files at start-up. Other
 //! engines (Python `deltalake`, Spark, Trino, DuckDB, ClickHouse) read the tables as
 //! they are. The archive sink writes through [`ArchiveTable::append`]; `query`,
-//! `explain` and `ddl` read through [`Archive::register_tables`] and
+//! `replay`, `explain` and `ddl` read through [`Archive::register_tables`] (one row
+//! per row key, every version in `<table>_history`, optionally as of a moment) and
 //! [`Archive::table_schemas`].
 
 pub mod convert;
@@ -31,6 +32,7 @@ use object_store::path::Path as StorePath;
 use object_store::prefix::PrefixStore;
 use url::Url;
 
+pub use self::read::{HISTORY_SUFFIX, ReadOptions};
 pub use self::table::{Appended, ArchiveTable};
 use crate::schema;
 

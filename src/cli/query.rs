@@ -1,4 +1,5 @@
-//! `pmflow query`: SQL over the Parquet archive.
+//! `pmflow query`: SQL over the archive, one row per row key (every version in
+//! `<table>_history`), optionally as of a moment.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use clap::{Args, ValueEnum};
 use datafusion::prelude::SessionContext;
-use pmflow::archive::Archive;
+use pmflow::archive::{Archive, ReadOptions};
 use pmflow::plan::rules;
 use pmflow::schema;
 use tracing::warn;
@@ -41,6 +42,10 @@ pub struct QueryArgs {
     /// Rules tree (`<dir>/<system>/*.sql`) exposed as views; default `sql` if present.
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Read the archive as it was at this moment (RFC 3339): only rows ingested at or
+    /// before it.
+    #[arg(long, value_name = "TIME", value_parser = super::moment)]
+    as_of: Option<i64>,
 }
 
 /// Registers every rule under `dir/<system>/` as a view, skipping rules whose table is
@@ -120,7 +125,7 @@ pub async fn run(args: QueryArgs) -> Result<(), Failure> {
     let ctx =
         SessionContext::new_with_config(rules::session_config().with_information_schema(true));
     archive
-        .register_tables(&ctx)
+        .register_tables(&ctx, ReadOptions { as_of: args.as_of })
         .await
         .context("cannot read the archive")?;
     let rules_dir = args.rules.unwrap_or_else(|| PathBuf::from("sql"));
