@@ -11,19 +11,18 @@
 //! Files in memory are bounded by the queue, the files being planned, and the most
 //! files any sink takes at once.
 
+mod delivery;
 mod held;
 mod intake;
 pub mod stats;
 pub mod tracker;
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
-use futures::{FutureExt, StreamExt, stream};
-use tokio::sync::Semaphore;
+use futures::{StreamExt, stream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -31,16 +30,17 @@ use tracing::{debug, warn};
 use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SourceSpec, SystemPlan, Workers};
 use crate::format::parts::PartStream;
-use crate::format::{self, FileContext, FormatChoice, ParsedFile, PartLimits, Rows, TableBatch};
-use crate::plan::{Rule, RuleSet, SchemaRegistry};
-use crate::sink::{FailureKind, PlannedFile, Sink, SinkError};
+use crate::format::{self, FileContext, FormatChoice, ParsedFile, PartLimits, Rows};
+use crate::plan::Rule;
+use crate::sink::{PlannedFile, Sink};
 use crate::source::settle::{Observations, SettleRules};
 use crate::source::{Completion, FtpSource, LocalDirSource, Source, SourceError, SourceFile};
 use crate::telemetry;
 
+pub use delivery::{Delivery, build_sinks, derived_rows};
 use held::HeldFiles;
 pub use stats::{CycleStats, FileOutcome, FileReport};
-use tracker::{Answer, Settlement, settle};
+use tracker::{Settlement, settle};
 
 /// What a running cycle reports as it goes, for progress bars and logs.
 #[derive(Debug, Clone, Copy)]
@@ -112,13 +112,6 @@ impl PartsAhead {
     }
 }
 
-/// A sink, whether the plan requires it, and the files it may take at once.
-struct SinkSlot {
-    sink: Arc<dyn Sink>,
-    required: bool,
-    permits: Semaphore,
-}
-
 /// Why a file did not get past the parse stage.
 enum ParseFailure {
     /// The file could not be fetched: it stays for the next cycle.
@@ -171,11 +164,8 @@ pub struct Pipeline {
     observations: Mutex<Observations>,
     /// Since when files have been held back, across cycles.
     held: Mutex<HeldFiles>,
-    sinks: Vec<SinkSlot>,
-    /// Files written to sinks at once: the most any sink takes.
-    in_flight: usize,
-    registry: SchemaRegistry,
-    rules: RuleSet,
+    /// The sinks, and the schemas and rules files are planned with.
+    delivery: Delivery,
     workers: Workers,
 }
 
@@ -209,18 +199,7 @@ impl Pipeline {
             }
             None => Default::default(),
         };
-        let mut sinks: Vec<(Arc<dyn Sink>, bool)> = Vec::new();
-        for spec in &plan.sinks {
-            let sink =
-                spec.config
-                    .build(&plan.system)
-                    .await
-                    .map_err(|message| BuildError::Sink {
-                        sink: spec.config.to_string(),
-                        message,
-                    })?;
-            sinks.push((sink, spec.required));
-        }
+        let sinks = delivery::build_sinks(&plan.system, &plan.sinks).await?;
         Ok(Self::new(Parts {
             system: plan.system.clone(),
             source,
@@ -239,33 +218,13 @@ impl Pipeline {
     /// A pipeline of parts made elsewhere: [`Pipeline::build`]'s, or a test's
     /// in-memory sources and sinks.
     pub fn new(parts: Parts) -> Self {
-        let deliver = parts.workers.deliver;
-        let mut in_flight = deliver;
-        let sinks: Vec<SinkSlot> = parts
-            .sinks
-            .into_iter()
-            .map(|(sink, required)| {
-                let at_once = sink.files_at_once().unwrap_or(deliver).max(1);
-                in_flight = in_flight.max(at_once);
-                SinkSlot {
-                    sink,
-                    required,
-                    permits: Semaphore::new(at_once),
-                }
-            })
-            .collect();
-        let rules_wanted = sinks.iter().any(|slot| slot.sink.takes_rule_outputs());
-        if !rules_wanted && !parts.rules.is_empty() {
-            debug!(
-                system = parts.system,
-                "no sink stores rule outputs; the rules run only as views over the archive"
-            );
-        }
-        let rules = if rules_wanted {
-            parts.rules
-        } else {
-            Vec::new()
-        };
+        let delivery = Delivery::new(
+            parts.system.clone(),
+            parts.sinks,
+            parts.schemas,
+            parts.rules,
+            parts.workers.deliver,
+        );
         Self {
             system: parts.system,
             source: parts.source,
@@ -276,10 +235,7 @@ impl Pipeline {
             part_limits: parts.part_limits,
             observations: Mutex::default(),
             held: Mutex::default(),
-            sinks,
-            in_flight,
-            registry: SchemaRegistry::seeded(parts.schemas),
-            rules: RuleSet::new(rules),
+            delivery,
             workers: parts.workers,
         }
     }
@@ -359,7 +315,7 @@ impl Pipeline {
                     }
                 }
             })
-            .buffer_unordered(self.in_flight)
+            .buffer_unordered(self.delivery.in_flight())
             .for_each(|report| {
                 stats.add(&report);
                 telemetry::file_finished(&self.system, &report);
@@ -403,19 +359,8 @@ impl Pipeline {
     /// anything (empty = ready).
     pub async fn probe(&self) -> Vec<String> {
         let source = async { self.source.probe().await.err().map(|e| e.to_string()) };
-        let sinks = self
-            .sinks
-            .iter()
-            .filter(|slot| slot.required)
-            .map(|slot| async move {
-                let error = slot.sink.probe().await.err()?;
-                Some(format!("sink {}: {error}", slot.sink.describe()))
-            });
-        let (source, sinks) = futures::join!(source, futures::future::join_all(sinks));
-        source
-            .into_iter()
-            .chain(sinks.into_iter().flatten())
-            .collect()
+        let (source, sinks) = futures::join!(source, self.delivery.probe());
+        source.into_iter().chain(sinks).collect()
     }
 
     /// The system this pipeline runs.
@@ -493,53 +438,7 @@ impl Pipeline {
     /// Tells every sink that `files` more files are on their way to it (negative:
     /// files announced that will not come).
     fn announce(&self, files: isize) {
-        for slot in &self.sinks {
-            slot.sink.announce(files);
-        }
-    }
-
-    /// Aligns the tables of a parsed file (or of part `part` of one) and runs the
-    /// rules over them.
-    async fn plan(
-        &self,
-        name: &str,
-        file_id: String,
-        part: u32,
-        last_part: bool,
-        parsed: ParsedFile,
-    ) -> (PlannedFile, u64) {
-        let mut warnings = 0;
-        let mut planned = PlannedFile {
-            name: name.to_string(),
-            file_id,
-            part,
-            last_part,
-            tables: Vec::new(),
-            derived: Vec::new(),
-        };
-        for TableBatch { table, batch } in parsed.tables {
-            let batch = match self.registry.align(&table, &batch) {
-                Ok(batch) => batch,
-                Err(error) => {
-                    warn!(file = name, table, %error, "cannot align batch; keeping it as parsed");
-                    warnings += 1;
-                    batch
-                }
-            };
-            match self.rules.apply(&table, &batch).await {
-                Ok(outputs) => planned.derived.extend(
-                    outputs
-                        .into_iter()
-                        .map(|(table, batch)| TableBatch { table, batch }),
-                ),
-                Err(error) => {
-                    warn!(file = name, table, %error, "rule failed; its output is skipped for this file");
-                    warnings += 1;
-                }
-            }
-            planned.tables.push(TableBatch { table, batch });
-        }
-        (planned, warnings)
+        self.delivery.announce(files);
     }
 
     /// Plans a parsed file; a file that failed to fetch or parse is finished here
@@ -581,7 +480,10 @@ impl Pipeline {
         };
         let started = Instant::now();
         let last_part = more.is_none();
-        let (planned, warnings) = self.plan(&file.name, file_id, 0, last_part, parsed).await;
+        let (planned, warnings) = self
+            .delivery
+            .plan(&file.name, file_id, 0, last_part, parsed)
+            .await;
         report.plan = started.elapsed();
         report.warnings = warnings;
         report.derived_rows = derived_rows(&planned);
@@ -603,7 +505,7 @@ impl Pipeline {
             more,
         } = planned;
         let started = Instant::now();
-        let mut answers = self.write(&planned).await;
+        let mut answers = self.delivery.write(&planned).await;
         let mut more = more;
         let mut part = planned.part;
         while let Some(PartsAhead { next, stream }) = more {
@@ -618,12 +520,13 @@ impl Pipeline {
             let planning = Instant::now();
             let file_id = planned.file_id.clone();
             let (planned, warnings) = self
+                .delivery
                 .plan(&file.name, file_id, part, more.is_none(), next)
                 .await;
             report.plan += planning.elapsed();
             report.warnings += warnings;
             report.derived_rows += derived_rows(&planned);
-            for (answer, next) in answers.iter_mut().zip(self.write(&planned).await) {
+            for (answer, next) in answers.iter_mut().zip(self.delivery.write(&planned).await) {
                 if answer.result.is_ok() {
                     *answer = next;
                 }
@@ -656,39 +559,6 @@ impl Pipeline {
             }
         }
         report
-    }
-
-    /// Writes one planned file (or part) to every sink at once, each within its
-    /// allowance of files; every sink's answer.
-    async fn write(&self, planned: &PlannedFile) -> Vec<Answer> {
-        let answers = futures::future::join_all(self.sinks.iter().map(|slot| async {
-            let _permit = slot.permits.acquire().await.expect("never closed");
-            // A panicking sink is a bug in it, not in the file: the file is held.
-            let result = AssertUnwindSafe(slot.sink.write(planned))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| {
-                    let message = format!("the sink panicked: {}", panic_message(&*panic));
-                    Err(SinkError::new(
-                        &*slot.sink,
-                        planned,
-                        FailureKind::Transient,
-                        message,
-                    ))
-                });
-            Answer {
-                sink: slot.sink.describe(),
-                required: slot.required,
-                result,
-            }
-        }))
-        .await;
-        for (slot, answer) in self.sinks.iter().zip(&answers) {
-            if let Err(error) = &answer.result {
-                telemetry::sink_error(&self.system, slot.sink.kind(), slot.required, error.kind);
-            }
-        }
-        answers
     }
 
     /// A large file whose second reading failed after its first succeeded (the
@@ -732,24 +602,6 @@ impl Pipeline {
             }
         }
     }
-}
-
-/// Rows the rules derived for a planned file.
-fn derived_rows(planned: &PlannedFile) -> u64 {
-    planned
-        .derived
-        .iter()
-        .map(|t| t.batch.num_rows() as u64)
-        .sum()
-}
-
-/// The text a panic carried, when it carried one.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message")
 }
 
 #[cfg(test)]
