@@ -4,7 +4,8 @@
 //! record batches (one per measurement table), aligned and transformed by the
 //! [`plan`] (schema evolution, SQL rules), and delivered to every [`sink`]; the
 //! [`pipeline`] wires the stages and completes each file only once every required
-//! sink acknowledged it. [`archive`] reads the Parquet archive back for `query`.
+//! sink acknowledged it. [`archive`] reads the Delta archive back for `query`, and [`replay`] delivers
+//! what it holds again through the current rules.
 //! [`service`] runs the cycles of many systems on schedules (`pmflow run`), with
 //! leader election and HTTP endpoints; [`telemetry`] declares its metrics.
 
@@ -14,6 +15,7 @@ pub mod format;
 pub mod generator;
 pub mod pipeline;
 pub mod plan;
+pub mod replay;
 pub mod retry;
 pub mod schema;
 pub mod secret;

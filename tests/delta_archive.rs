@@ -8,21 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use common::history::ingest_5ga as ingest;
 use common::{cycle_stat, delta, generate, names_in, pmflow_ok, query_csv, repo, stage};
 use serde_json::Value;
-
-fn ingest(inbox: &Path, archive: &Path) -> String {
-    let (inbox, archive) = (inbox.to_str().unwrap(), archive.to_str().unwrap());
-    pmflow_ok(&[
-        "ingest",
-        inbox,
-        "--archive",
-        archive,
-        "--system",
-        "5ga",
-        "--no-settle",
-    ])
-}
 
 /// For every table of `system`, the data files each commit added, by date.
 fn adds_per_commit(

@@ -4,54 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{generate, names_in, pmflow, pmflow_ok, query_csv, stage};
-
-fn ingest(inbox: &Path, archive: &Path) {
-    pmflow_ok(&[
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--archive",
-        archive.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--no-settle",
-    ]);
-}
-
-fn query_as_of(archive: &Path, moment: &str, sql: &str) -> Vec<String> {
-    let out = pmflow_ok(&[
-        "query",
-        "--archive",
-        archive.to_str().unwrap(),
-        "--as-of",
-        moment,
-        "--format",
-        "csv",
-        sql,
-    ]);
-    out.lines().skip(1).map(str::to_string).collect()
-}
-
-/// Now, as RFC 3339, a little apart from the commits before and after it (commit
-/// times have microseconds; the pause keeps the moment strictly between them).
-fn moment_between_commits() -> String {
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    now
-}
-
-/// `file` as its node sends it corrected: same name, every `RRC.ConnEstabAtt` (the
-/// first counter of NRCellCU) set to `value`, written into folder `into`.
-fn corrected(file: &Path, value: u32, into: &Path) {
-    let text = std::fs::read_to_string(file).unwrap();
-    let first_counter = regex::Regex::new(r#"<r p="1">[0-9.]+</r>"#).unwrap();
-    let text = first_counter.replace_all(&text, format!(r#"<r p="1">{value}</r>"#));
-    std::fs::create_dir_all(into).unwrap();
-    std::fs::write(into.join(file.file_name().unwrap()), text.as_bytes()).unwrap();
-}
+use common::history::{corrected, ingest_5ga as ingest, moment_between_commits, query_as_of};
+use common::{generate, names_in, pmflow, query_csv, stage};
 
 #[test]
 fn a_corrected_file_replaces_its_rows_for_readers_and_as_of_shows_the_first_values() {

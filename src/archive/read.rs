@@ -38,11 +38,14 @@ pub const HISTORY_SUFFIX: &str = "_history";
 const VERSION: &str = "__pmflow_version";
 
 /// How the archive is read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Read the archive as it was at this moment (microseconds since the epoch,
     /// UTC): only rows ingested at or before it. `None`: everything.
     pub as_of: Option<i64>,
+    /// Read only this system's tables (replay reads one system). `None`: all, a
+    /// table several systems have being the union of theirs.
+    pub system: Option<String>,
 }
 
 /// What a table name of the archive schema stands for.
@@ -94,7 +97,7 @@ impl ArchiveSchema {
         let Some(stored) = self.stored(table).await? else {
             return Ok(None);
         };
-        let plan = read_view(stored, view, self.options)?;
+        let plan = read_view(stored, view, self.options.as_of)?;
         Ok(Some(Arc::new(ViewTable::new(plan, None))))
     }
 
@@ -149,8 +152,8 @@ impl ArchiveSchema {
 /// The rows of `stored` a view shows: those ingested by the `as_of` moment, and of
 /// those, for [`View::Latest`], the last ingested of each row key (ties, rows of one
 /// commit, broken by `file_id` so every reading agrees).
-fn read_view(stored: LogicalPlanBuilder, view: View, options: ReadOptions) -> Result<LogicalPlan> {
-    let known = match options.as_of {
+fn read_view(stored: LogicalPlanBuilder, view: View, as_of: Option<i64>) -> Result<LogicalPlan> {
+    let known = match as_of {
         Some(moment) => {
             let moment = ScalarValue::TimestampMicrosecond(Some(moment), Some("UTC".into()));
             stored.filter(ident(INGESTED_AT).lt_eq(lit(moment)))?
@@ -276,7 +279,7 @@ impl Archive {
         options: ReadOptions,
     ) -> Result<Vec<String>, ArchiveError> {
         let mut systems_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (system, table) in self.table_names(None).await? {
+        for (system, table) in self.table_names(options.system.as_deref()).await? {
             systems_of.entry(table).or_default().push(system);
         }
         let names = systems_of.keys().cloned().collect();

@@ -12,6 +12,7 @@ mod generate;
 mod ingest;
 mod memory;
 mod query;
+mod replay;
 mod run;
 
 use std::io::IsTerminal;
@@ -37,6 +38,9 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Run SQL over the archive (each measurement table and rule is a table).
     Query(query::QueryArgs),
+    /// Deliver a system's archived rows of a time range again, through the current
+    /// rules, to sinks (recompute rules, reload or back-fill a store).
+    Replay(replay::ReplayArgs),
     /// Show a plan: its source, sinks, rules and the plans the rules compile to.
     Explain(explain::ExplainArgs),
     /// Generate realistic synthetic PM files for demos and benchmarks.
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
             Command::Query(args) => query::run(args).await,
+            Command::Replay(args) => replay::run(args).await,
             Command::Explain(args) => explain::run(args).await,
             Command::Gen(args) => generate::run(args),
             Command::Ddl(args) => ddl::run(args).await,

@@ -125,7 +125,13 @@ pub async fn run(args: QueryArgs) -> Result<(), Failure> {
     let ctx =
         SessionContext::new_with_config(rules::session_config().with_information_schema(true));
     archive
-        .register_tables(&ctx, ReadOptions { as_of: args.as_of })
+        .register_tables(
+            &ctx,
+            ReadOptions {
+                as_of: args.as_of,
+                system: None,
+            },
+        )
         .await
         .context("cannot read the archive")?;
     let rules_dir = args.rules.unwrap_or_else(|| PathBuf::from("sql"));

@@ -6,6 +6,7 @@ pub mod clickhouse;
 pub mod delta;
 pub mod five_ga;
 pub mod ftp;
+pub mod history;
 pub mod kafka;
 pub mod mysql;
 pub mod s3;
