@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use common::clickhouse;
 use common::history::{corrected, ingest_5ga, moment_between_commits};
 use common::mysql::TestDb;
 use common::{QueryClient, generate, names_in, pmflow, pmflow_ok, repo, stage};
@@ -106,69 +108,157 @@ fn a_replayed_range_lands_in_mariadb_as_its_files_would_and_a_second_replay_chan
     );
 }
 
+/// A plan of system 5ga writing to `archive` and `sink` with its own copy of the
+/// shipped rules (in `tmp/rules`, for a test to change).
+fn plan_with_rules(tmp: &Path, archive: &Path, sink: &str) -> PathBuf {
+    let rules = tmp.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for rule in ["nr_rrc_setup_sr.sql", "nr_dl_prb_utilisation.sql"] {
+        std::fs::copy(repo().join("sql/5ga").join(rule), rules.join(rule)).unwrap();
+    }
+    let plan = tmp.join("plan.toml");
+    let text = format!(
+        "system = \"5ga\"\nrules = \"rules\"\n[[sink]]\nurl = \"{}\"\n[[sink]]\nurl = \"{sink}\"\n",
+        archive.display()
+    );
+    std::fs::write(&plan, text).unwrap();
+    plan
+}
+
+/// The RRC setup success rate of the plan's rules changes from per cent to per mille.
+fn rate_becomes_per_mille(plan: &Path) {
+    let rule = plan.with_file_name("rules").join("nr_rrc_setup_sr.sql");
+    let text = std::fs::read_to_string(&rule).unwrap();
+    std::fs::write(&rule, text.replace("100.0 *", "1000.0 *")).unwrap();
+}
+
+/// `pmflow ingest` of every file in `inbox` with `plan`.
+fn ingest_with(plan: &Path, inbox: &Path) {
+    pmflow_ok(&[
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--no-settle",
+    ]);
+}
+
+/// How many rates of `db` (`rates`: ne, object, period, rate) are `scale` times the
+/// RRC setup successes over attempts of their cell (`cells`: ne, object, period,
+/// successes, attempts), null where the attempts are null or zero.
+fn rates_following(db: &dyn QueryClient, cells: &str, rates: &str, scale: f64) -> usize {
+    let number = |text: &str| text.parse::<f64>().ok();
+    let cells: HashMap<String, (Option<f64>, Option<f64>)> = db
+        .rows(cells)
+        .iter()
+        .map(|row| {
+            let fields: Vec<&str> = row.split('\t').collect();
+            (
+                fields[..3].join("|"),
+                (number(fields[3]), number(fields[4])),
+            )
+        })
+        .collect();
+    db.rows(rates)
+        .iter()
+        .filter(|row| {
+            let fields: Vec<&str> = row.split('\t').collect();
+            let expected = match cells[&fields[..3].join("|")] {
+                (Some(successes), Some(attempts)) if attempts != 0.0 => {
+                    Some(scale * successes / attempts)
+                }
+                _ => None,
+            };
+            match (expected, number(fields[3])) {
+                (None, None) => true,
+                (Some(e), Some(got)) => (e - got).abs() <= 1e-9 * e.abs().max(1.0),
+                _ => false,
+            }
+        })
+        .count()
+}
+
 #[test]
 fn a_rule_changed_after_ingest_is_rewritten_by_a_replay_with_the_new_plan() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new("replay_rule");
     let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
     generate(&generated, "5ga", 2, 2);
-    let rules = tmp.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    for rule in ["nr_rrc_setup_sr.sql", "nr_dl_prb_utilisation.sql"] {
-        std::fs::copy(repo().join("sql/5ga").join(rule), rules.join(rule)).unwrap();
-    }
-    let plan = tmp.path().join("plan.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            "system = \"5ga\"\nrules = \"rules\"\n\
-             [[sink]]\nurl = \"{}\"\n[[sink]]\nurl = \"{}\"\n",
-            archive.display(),
-            db.url("")
-        ),
-    )
-    .unwrap();
-    pmflow_ok(&[
-        "ingest",
-        generated.to_str().unwrap(),
-        "--plan",
-        plan.to_str().unwrap(),
-        "--no-settle",
-    ]);
-    let rate_is = |scale: &str| {
-        db.value(&format!(
-            "SELECT COUNT(*) FROM nr_rrc_setup_sr r JOIN nrcellcu c USING (ne, object, period_start) \
-             WHERE ABS(r.rrc_setup_sr_pct - {scale} * c.RRC_ConnEstabSucc / c.RRC_ConnEstabAtt) < 1e-9 \
-             OR (r.rrc_setup_sr_pct IS NULL AND NULLIF(c.RRC_ConnEstabAtt, 0) IS NULL)"
-        ))
-    };
-    assert_eq!(rate_is("100.0"), "48");
+    let plan = plan_with_rules(tmp.path(), &archive, &db.url(""));
+    ingest_with(&plan, &generated);
+    let cells =
+        "SELECT ne, object, period_start, RRC_ConnEstabSucc, RRC_ConnEstabAtt FROM nrcellcu";
+    let rates = "SELECT ne, object, period_start, rrc_setup_sr_pct FROM nr_rrc_setup_sr";
+    assert_eq!(rates_following(&db, cells, rates, 100.0), 48);
     let measurements = |db: &TestDb| dump(db).into_iter().take(2).collect::<Vec<_>>();
     let before = measurements(&db);
 
-    // The formula changes: per mille instead of per cent.
-    let rule = rules.join("nr_rrc_setup_sr.sql");
-    let text = std::fs::read_to_string(&rule).unwrap();
-    std::fs::write(&rule, text.replace("100.0 *", "1000.0 *")).unwrap();
-    let stats = replay(
-        &archive,
-        &[
-            "--plan",
-            plan.to_str().unwrap(),
-            "--from",
-            "2026-01-05T00:00:00Z",
-            "--to",
-            "2026-01-06T00:00:00Z",
-        ],
-    );
+    rate_becomes_per_mille(&plan);
+    let plan_arg = plan.to_str().unwrap();
+    let day = [
+        "--from",
+        "2026-01-05T00:00:00Z",
+        "--to",
+        "2026-01-06T00:00:00Z",
+    ];
+    let stats = replay(&archive, &[&day[..], &["--plan", plan_arg]].concat());
     assert_eq!(common::cycle_stat(&stats, "files done"), 4, "{stats}");
-    assert_eq!(rate_is("1000.0"), "48");
+    assert_eq!(rates_following(&db, cells, rates, 1000.0), 48);
     assert_eq!(db.value("SELECT COUNT(*) FROM nr_rrc_setup_sr"), "48");
     assert_eq!(measurements(&db), before, "measurements changed");
     // The plan's archive sink was not written again: still one version per row.
     assert_eq!(
         common::query_csv(&archive, "SELECT COUNT(*) FROM nrcellcu_history"),
         ["48"]
+    );
+}
+
+#[test]
+fn a_changed_rule_and_a_correction_replayed_into_clickhouse_hold_under_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = clickhouse::TestDb::new("replay_rule");
+    let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
+    generate(&generated, "5ga", 2, 2);
+    let plan = plan_with_rules(tmp.path(), &archive, &db.url());
+    let inbox = tmp.path().join("inbox");
+    let files: Vec<PathBuf> = names_in(&generated)
+        .iter()
+        .map(|n| generated.join(n))
+        .collect();
+    stage(&inbox, &files);
+    ingest_with(&plan, &inbox);
+    let again = tmp.path().join("again");
+    corrected(
+        &generated.join("A20260105.0000+0000-0015+0000_gNB0001.xml"),
+        7,
+        &again,
+    );
+    ingest_with(&plan, &again);
+
+    rate_becomes_per_mille(&plan);
+    let plan_arg = plan.to_str().unwrap();
+    let day = [
+        "--from",
+        "2026-01-05T00:00:00Z",
+        "--to",
+        "2026-01-06T00:00:00Z",
+    ];
+    replay(&archive, &[&day[..], &["--plan", plan_arg]].concat());
+    replay(&archive, &[&day[..], &["--plan", plan_arg]].concat());
+
+    let cells = "SELECT ne, object, toString(period_start), `RRC.ConnEstabSucc`, \
+                 `RRC.ConnEstabAtt` FROM nrcellcu FINAL";
+    let rates =
+        "SELECT ne, object, toString(period_start), rrc_setup_sr_pct FROM nr_rrc_setup_sr FINAL";
+    assert_eq!(rates_following(&db, cells, rates, 1000.0), 48);
+    assert_eq!(db.value("SELECT count() FROM nr_rrc_setup_sr FINAL"), "48");
+    assert_eq!(
+        db.rows(
+            "SELECT ne, toString(period_start), count(), sum(`RRC.ConnEstabAtt`) FROM nrcellcu FINAL \
+             WHERE ne = 'gNB0001' GROUP BY ne, period_start ORDER BY period_start"
+        )[0],
+        "gNB0001\t2026-01-05 00:00:00\t12\t84",
+        "the corrected values, once per cell"
     );
 }
 
@@ -324,5 +414,55 @@ fn dry_run_counts_files_and_rows_per_day_and_bad_requests_exit_2() {
     usage(
         &[&range[..], &["--speed", "fast"]].concat(),
         "is not a speed",
+    );
+}
+
+#[test]
+fn replay_as_of_a_moment_between_cycles_delivers_exactly_the_first_cycles_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
+    generate(&generated, "5ga", 3, 2);
+    let (first, late) = (tmp.path().join("first"), tmp.path().join("late"));
+    for name in names_in(&generated) {
+        // gNB0003's files come late.
+        let inbox = if name.contains("gNB0003") {
+            &late
+        } else {
+            &first
+        };
+        stage(inbox, &[generated.join(name)]);
+    }
+    ingest_5ga(&first, &archive);
+    let between = moment_between_commits();
+    ingest_5ga(&late, &archive);
+
+    let (replayed, direct) = (TestDb::new("replay_between"), TestDb::new("replay_first"));
+    let range = [
+        "--from",
+        "2026-01-05T00:00:00Z",
+        "--to",
+        "2026-01-05T01:00:00Z",
+    ];
+    replay(
+        &archive,
+        &[
+            &range[..],
+            &["--sink", &replayed.url(""), "--as-of", &between],
+        ]
+        .concat(),
+    );
+    let first_cycle = tmp.path().join("first-again");
+    for name in names_in(&generated)
+        .iter()
+        .filter(|n| !n.contains("gNB0003"))
+    {
+        stage(&first_cycle, &[generated.join(name)]);
+    }
+    common::ingest_into(&first_cycle, "5ga", &direct.url(""), None);
+    let held_then = dump(&replayed);
+    assert_eq!(held_then, dump(&direct));
+    assert_eq!(
+        replayed.rows("SELECT ne, COUNT(*) FROM nrcelldu GROUP BY ne ORDER BY ne"),
+        ["gNB0001\t24", "gNB0002\t24"]
     );
 }
