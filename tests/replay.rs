@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use common::clickhouse;
-use common::history::{corrected, ingest_5ga, moment_between_commits};
+use common::history::{corrected, first_and_late, ingest_5ga, moment_between_commits, stage_all};
 use common::mysql::TestDb;
 use common::{QueryClient, generate, names_in, pmflow, pmflow_ok, repo, stage};
 
@@ -20,17 +20,21 @@ const TABLES: [&str; 4] = [
     "nr_dl_prb_utilisation",
 ];
 
+/// The day of the generated files, as `replay` arguments.
+const DAY: [&str; 4] = [
+    "--from",
+    "2026-01-05T00:00:00Z",
+    "--to",
+    "2026-01-06T00:00:00Z",
+];
+
 /// `nodes` x `rops` periods from 2026-01-05 00:00 generated into `tmp/gen` and
 /// ingested into the archive `tmp/archive` only.
 fn archived_network(tmp: &Path, nodes: u32, rops: u32) -> (PathBuf, PathBuf) {
     let (generated, archive) = (tmp.join("gen"), tmp.join("archive"));
     generate(&generated, "5ga", nodes, rops);
     let inbox = tmp.join("inbox");
-    let files: Vec<PathBuf> = names_in(&generated)
-        .iter()
-        .map(|n| generated.join(n))
-        .collect();
-    stage(&inbox, &files);
+    stage_all(&generated, &inbox);
     ingest_5ga(&inbox, &archive);
     (generated, archive)
 }
@@ -195,13 +199,7 @@ fn a_rule_changed_after_ingest_is_rewritten_by_a_replay_with_the_new_plan() {
 
     rate_becomes_per_mille(&plan);
     let plan_arg = plan.to_str().unwrap();
-    let day = [
-        "--from",
-        "2026-01-05T00:00:00Z",
-        "--to",
-        "2026-01-06T00:00:00Z",
-    ];
-    let stats = replay(&archive, &[&day[..], &["--plan", plan_arg]].concat());
+    let stats = replay(&archive, &[&DAY[..], &["--plan", plan_arg]].concat());
     assert_eq!(common::cycle_stat(&stats, "files done"), 4, "{stats}");
     assert_eq!(rates_following(&db, cells, rates, 1000.0), 48);
     assert_eq!(db.value("SELECT COUNT(*) FROM nr_rrc_setup_sr"), "48");
@@ -221,11 +219,7 @@ fn a_changed_rule_and_a_correction_replayed_into_clickhouse_hold_under_final() {
     generate(&generated, "5ga", 2, 2);
     let plan = plan_with_rules(tmp.path(), &archive, &db.url());
     let inbox = tmp.path().join("inbox");
-    let files: Vec<PathBuf> = names_in(&generated)
-        .iter()
-        .map(|n| generated.join(n))
-        .collect();
-    stage(&inbox, &files);
+    stage_all(&generated, &inbox);
     ingest_with(&plan, &inbox);
     let again = tmp.path().join("again");
     corrected(
@@ -237,14 +231,8 @@ fn a_changed_rule_and_a_correction_replayed_into_clickhouse_hold_under_final() {
 
     rate_becomes_per_mille(&plan);
     let plan_arg = plan.to_str().unwrap();
-    let day = [
-        "--from",
-        "2026-01-05T00:00:00Z",
-        "--to",
-        "2026-01-06T00:00:00Z",
-    ];
-    replay(&archive, &[&day[..], &["--plan", plan_arg]].concat());
-    replay(&archive, &[&day[..], &["--plan", plan_arg]].concat());
+    replay(&archive, &[&DAY[..], &["--plan", plan_arg]].concat());
+    replay(&archive, &[&DAY[..], &["--plan", plan_arg]].concat());
 
     let cells = "SELECT ne, object, toString(period_start), `RRC.ConnEstabSucc`, \
                  `RRC.ConnEstabAtt` FROM nrcellcu FINAL";
@@ -422,16 +410,7 @@ fn replay_as_of_a_moment_between_cycles_delivers_exactly_the_first_cycles_rows()
     let tmp = tempfile::tempdir().unwrap();
     let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
     generate(&generated, "5ga", 3, 2);
-    let (first, late) = (tmp.path().join("first"), tmp.path().join("late"));
-    for name in names_in(&generated) {
-        // gNB0003's files come late.
-        let inbox = if name.contains("gNB0003") {
-            &late
-        } else {
-            &first
-        };
-        stage(inbox, &[generated.join(name)]);
-    }
+    let (first, late) = first_and_late(&generated, tmp.path());
     ingest_5ga(&first, &archive);
     let between = moment_between_commits();
     ingest_5ga(&late, &archive);
@@ -451,13 +430,7 @@ fn replay_as_of_a_moment_between_cycles_delivers_exactly_the_first_cycles_rows()
         ]
         .concat(),
     );
-    let first_cycle = tmp.path().join("first-again");
-    for name in names_in(&generated)
-        .iter()
-        .filter(|n| !n.contains("gNB0003"))
-    {
-        stage(&first_cycle, &[generated.join(name)]);
-    }
+    let (first_cycle, _) = first_and_late(&generated, &tmp.path().join("again"));
     common::ingest_into(&first_cycle, "5ga", &direct.url(""), None);
     let held_then = dump(&replayed);
     assert_eq!(held_then, dump(&direct));

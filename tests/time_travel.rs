@@ -4,8 +4,10 @@
 
 mod common;
 
-use common::history::{corrected, ingest_5ga as ingest, moment_between_commits, query_as_of};
-use common::{generate, names_in, pmflow, query_csv, stage};
+use common::history::{
+    corrected, first_and_late, ingest_5ga as ingest, moment_between_commits, query_as_of,
+};
+use common::{generate, pmflow, query_csv, stage};
 
 #[test]
 fn a_corrected_file_replaces_its_rows_for_readers_and_as_of_shows_the_first_values() {
@@ -68,16 +70,7 @@ fn query_as_of_a_moment_between_cycles_counts_exactly_the_first_cycles_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
     generate(&generated, "5ga", 3, 2);
-    let (first, late) = (tmp.path().join("first"), tmp.path().join("late"));
-    for name in names_in(&generated) {
-        // gNB0003's files come late.
-        let inbox = if name.contains("gNB0003") {
-            &late
-        } else {
-            &first
-        };
-        stage(inbox, &[generated.join(name)]);
-    }
+    let (first, late) = first_and_late(&generated, tmp.path());
     ingest(&first, &archive);
     let between = moment_between_commits();
     ingest(&late, &archive);

@@ -66,10 +66,5 @@ pub async fn run(args: IngestArgs) -> Result<(), Failure> {
         .await
         .context("cycle failed")?;
     bar.finish_and_clear();
-    println!("{}", stats.render());
-    if stats.completed() {
-        Ok(())
-    } else {
-        Err(Failure::Held(stats.held))
-    }
+    super::report(&stats)
 }

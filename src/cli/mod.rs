@@ -138,6 +138,16 @@ fn file_progress_bar(files: u64) -> indicatif::ProgressBar {
     indicatif::ProgressBar::new(files).with_style(style)
 }
 
+/// Prints a cycle's (or replay's) statistics; files held back are a failure (exit 3).
+fn report(stats: &pmflow::pipeline::CycleStats) -> Result<(), Failure> {
+    println!("{}", stats.render());
+    if stats.completed() {
+        Ok(())
+    } else {
+        Err(Failure::Held(stats.held))
+    }
+}
+
 /// A moment given as RFC 3339 text (`2026-12-01T00:00:00Z`, any offset), as
 /// microseconds since the epoch: how `--as-of`, `--from` and `--to` are read.
 fn moment(text: &str) -> Result<i64, String> {

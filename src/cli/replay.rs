@@ -139,12 +139,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     .await
     .map_err(failure)?;
     bar.finish_and_clear();
-    println!("{}", stats.render());
-    if stats.completed() {
-        Ok(())
-    } else {
-        Err(Failure::Held(stats.held))
-    }
+    super::report(&stats)
 }
 
 /// A replay error as a failure: a table or pattern asked for that cannot be read is

@@ -2,9 +2,9 @@
 //! into the archive alone, nodes re-sending corrected files, moments between
 //! commits, and reading the archive as of one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::pmflow_ok;
+use super::{names_in, pmflow_ok, stage};
 
 /// `pmflow ingest` of every file in `inbox` as system 5ga into `archive` only; stdout.
 pub fn ingest_5ga(inbox: &Path, archive: &Path) -> String {
@@ -51,4 +51,28 @@ pub fn corrected(file: &Path, value: u32, into: &Path) {
     let text = first_counter.replace_all(&text, format!(r#"<r p="1">{value}</r>"#));
     std::fs::create_dir_all(into).unwrap();
     std::fs::write(into.join(file.file_name().unwrap()), text.as_bytes()).unwrap();
+}
+
+/// Copies of every file of `generated` in the new folder `inbox`.
+pub fn stage_all(generated: &Path, inbox: &Path) {
+    let files: Vec<PathBuf> = names_in(generated)
+        .iter()
+        .map(|n| generated.join(n))
+        .collect();
+    stage(inbox, &files);
+}
+
+/// The files of `generated` staged into `tmp/first` and `tmp/late`: node gNB0003's
+/// come late. Both folders.
+pub fn first_and_late(generated: &Path, tmp: &Path) -> (PathBuf, PathBuf) {
+    let (first, late) = (tmp.join("first"), tmp.join("late"));
+    for name in names_in(generated) {
+        let inbox = if name.contains("gNB0003") {
+            &late
+        } else {
+            &first
+        };
+        stage(inbox, &[generated.join(name)]);
+    }
+    (first, late)
 }
