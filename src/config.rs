@@ -181,6 +181,9 @@ pub struct Overrides {
 /// hold files back.
 #[derive(Debug, Clone)]
 pub struct SinkSpec {
+    /// The kind's name (its first URL scheme: `parquet`, `mysql`, …), by which
+    /// requests choose among a system's sinks.
+    pub kind: &'static str,
     /// What the sink is built from.
     pub config: Arc<dyn SinkConfig>,
     /// Whether a failure of this sink holds files back.
@@ -356,7 +359,11 @@ pub fn parse_sink(table: toml::Table) -> Result<SinkSpec, ConfigError> {
         }
     };
     let config = (kind.configure)(table).map_err(|m| invalid("sink", format!("{url}: {m}")))?;
-    Ok(SinkSpec { config, required })
+    Ok(SinkSpec {
+        kind: kind.schemes[0],
+        config,
+        required,
+    })
 }
 
 impl SystemPlan {

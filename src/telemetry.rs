@@ -51,6 +51,14 @@ pub const CYCLES_SKIPPED: &str = "pmflow_cycles_skipped_total";
 pub const CYCLE_ERRORS: &str = "pmflow_cycle_errors_total";
 /// 1 while this process leads the system, else 0.
 pub const LEADER: &str = "pmflow_leader";
+/// Files a replay delivered again (`outcome` = done, failed, held).
+pub const REPLAY_FILES: &str = "pmflow_replay_files_total";
+/// Rows a replay delivered again.
+pub const REPLAY_ROWS: &str = "pmflow_replay_rows_total";
+/// Replays ended (`state` = done, failed, cancelled).
+pub const REPLAYS: &str = "pmflow_replays_total";
+/// Wall-clock time of a replay, queued time excluded.
+pub const REPLAY_SECONDS: &str = "pmflow_replay_duration_seconds";
 
 /// Registers the help text and unit of every metric (shown by `GET /metrics`).
 pub fn describe() {
@@ -89,6 +97,10 @@ pub fn describe() {
     );
     describe_counter!(CYCLE_ERRORS, "Cycles that could not list their source");
     describe_gauge!(LEADER, "1 while this process leads the system");
+    describe_counter!(REPLAY_FILES, "Files a replay delivered again, by outcome");
+    describe_counter!(REPLAY_ROWS, "Rows a replay delivered again");
+    describe_counter!(REPLAYS, "Replays ended, by state");
+    describe_histogram!(REPLAY_SECONDS, Unit::Seconds, "Wall-clock time of a replay");
 }
 
 /// Records the start of a cycle: no file of it is queued yet.
@@ -174,4 +186,21 @@ pub fn cycle_skipped(system: &str) {
 /// Records whether this process leads `system`.
 pub fn leader(system: &str, leading: bool) {
     gauge!(LEADER, "system" => system.to_string()).set(if leading { 1.0 } else { 0.0 });
+}
+
+/// Records one file a replay delivered.
+pub fn replay_file(system: &str, report: &FileReport) {
+    let outcome = match report.outcome {
+        FileOutcome::Done => "done",
+        FileOutcome::Failed => "failed",
+        FileOutcome::Held => "held",
+    };
+    counter!(REPLAY_FILES, "system" => system.to_string(), "outcome" => outcome).increment(1);
+    counter!(REPLAY_ROWS, "system" => system.to_string()).increment(report.rows);
+}
+
+/// Records a replay that ended in `state` after `wall`.
+pub fn replay_finished(system: &str, state: &'static str, wall: Duration) {
+    counter!(REPLAYS, "system" => system.to_string(), "state" => state).increment(1);
+    histogram!(REPLAY_SECONDS, "system" => system.to_string()).record(wall.as_secs_f64());
 }

@@ -6,10 +6,13 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::clickhouse;
+use common::five_ga;
 use common::history::{corrected, first_and_late, ingest_5ga, moment_between_commits, stage_all};
 use common::mysql::TestDb;
+use common::service::{Service, run_args};
 use common::{QueryClient, generate, names_in, pmflow, pmflow_ok, repo, stage};
 
 /// The measurement tables and rule outputs of system 5ga, as MariaDB holds them.
@@ -37,6 +40,17 @@ fn archived_network(tmp: &Path, nodes: u32, rops: u32) -> (PathBuf, PathBuf) {
     stage_all(&generated, &inbox);
     ingest_5ga(&inbox, &archive);
     (generated, archive)
+}
+
+/// The files of periods 00:15 and 00:30 of `generated` ingested straight into `db`.
+fn ingest_range_directly(generated: &Path, tmp: &Path, db: &TestDb) {
+    let inbox = tmp.join("direct");
+    for name in names_in(generated) {
+        if name.contains(".0015+0000-") || name.contains(".0030+0000-") {
+            stage(&inbox, &[generated.join(name)]);
+        }
+    }
+    common::ingest_into(&inbox, "5ga", &db.url(""), None);
 }
 
 /// `pmflow replay` of system 5ga from `archive` with `args`; stdout.
@@ -85,14 +99,7 @@ fn a_replayed_range_lands_in_mariadb_as_its_files_would_and_a_second_replay_chan
     assert_eq!(common::cycle_stat(&stats, "files done"), 6, "{stats}");
     assert_eq!(common::cycle_stat(&stats, "rows"), 144, "{stats}");
 
-    // The same periods' files ingested straight into another database.
-    let inbox = tmp.path().join("direct");
-    for name in names_in(&generated) {
-        if name.contains(".0015+0000-") || name.contains(".0030+0000-") {
-            stage(&inbox, &[generated.join(name)]);
-        }
-    }
-    common::ingest_into(&inbox, "5ga", &direct.url(""), None);
+    ingest_range_directly(&generated, tmp.path(), &direct);
 
     let after_once = dump(&replayed);
     assert_eq!(after_once, dump(&direct));
@@ -437,5 +444,117 @@ fn replay_as_of_a_moment_between_cycles_delivers_exactly_the_first_cycles_rows()
     assert_eq!(
         replayed.rows("SELECT ne, COUNT(*) FROM nrcelldu GROUP BY ne ORDER BY ne"),
         ["gNB0001\t24", "gNB0002\t24"]
+    );
+}
+
+#[test]
+fn a_replay_asked_over_http_with_the_token_reaches_done_and_the_store_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, archive) = archived_network(tmp.path(), 3, 4);
+    let (replayed, direct) = (
+        TestDb::new("replay_http"),
+        TestDb::new("replay_http_direct"),
+    );
+    let inbox = tmp.path().join("empty-inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let plan = five_ga::plan(tmp.path(), 1);
+    let mut args = run_args(
+        &plan,
+        inbox.to_str().unwrap(),
+        &archive,
+        "0 0 0 1 1 *",
+        3600,
+    );
+    args.extend(["--sink".to_string(), replayed.url("")]);
+    let token = "t0ken-S3cret";
+    let mut service = Service::start(&args, &[("PMFLOW__SERVICE__API_TOKEN", token)]);
+
+    let body = r#"{"system": "5ga", "from": "2026-01-05T00:15:00Z", "to": "2026-01-05T00:45:00Z"}"#;
+    let post = |token: Option<&str>, body: &str| {
+        service.request_with("POST", "/api/v1/replays", token, body)
+    };
+    assert_eq!(post(None, body).0, 401);
+    assert_eq!(post(Some("wrong-token!"), body).0, 401);
+    assert_eq!(
+        service.request("POST", "/api/v1/systems/5ga/scan").0,
+        401,
+        "every mutating endpoint needs the token"
+    );
+    let backwards =
+        r#"{"system": "5ga", "from": "2026-01-05T01:00:00Z", "to": "2026-01-05T00:00:00Z"}"#;
+    let (code, message) = post(Some(token), backwards);
+    assert_eq!((code, message.trim()), (400, "from must be before to"));
+    let (code, message) = post(Some(token), &body.replace("5ga", "4ga"));
+    assert_eq!(code, 404, "{message}");
+    let (code, accepted) = post(Some(token), body);
+    assert_eq!(code, 202, "{accepted}");
+    let id = serde_json::from_str::<serde_json::Value>(&accepted).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let path = format!("/api/v1/replays/{id}");
+    let status = |service: &Service| -> serde_json::Value {
+        serde_json::from_str(&service.request("GET", &path).1).unwrap()
+    };
+    service.wait_for("the replay to end", Duration::from_secs(60), |s| {
+        ["done", "failed"].contains(&status(s)["state"].as_str().unwrap())
+    });
+    let ended = status(&service);
+    assert_eq!(ended["state"], "done", "{ended}");
+    assert_eq!(
+        (
+            ended["system"].as_str(),
+            ended["files"].as_u64(),
+            ended["rows"].as_u64()
+        ),
+        (Some("5ga"), Some(6), Some(144))
+    );
+    ingest_range_directly(&generated, tmp.path(), &direct);
+    assert_eq!(dump(&replayed), dump(&direct));
+    let (_, listed) = service.request("GET", "/api/v1/replays");
+    assert!(listed.contains(&id), "{listed}");
+    assert_eq!(service.request("GET", "/api/v1/replays/nosuch").0, 404);
+    assert_eq!(service.request_with("DELETE", &path, None, "").0, 401);
+    let (code, cancelled) = service.request_with("DELETE", &path, Some(token), "");
+    assert!(
+        code == 200 && cancelled.contains("\"done\""),
+        "an ended replay stays as it ended: {cancelled}"
+    );
+    let metrics = service.metrics();
+    assert_eq!(metrics["pmflow_replay_rows_total{system=\"5ga\"}"], 144.0);
+    assert_eq!(
+        metrics["pmflow_replays_total{system=\"5ga\",state=\"done\"}"],
+        1.0
+    );
+
+    let (_, systems) = service.request("GET", "/api/v1/systems");
+    let (exit, log) = service.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    for text in [&systems, &listed, &log] {
+        assert!(!text.contains(token), "token shown:\n{text}");
+    }
+}
+
+#[test]
+fn a_service_on_a_non_loopback_address_without_a_token_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let http = format!("0.0.0.0:{}", common::free_port());
+    let inbox = tmp.path().join("inbox");
+    let archive = tmp.path().join("archive");
+    let output = pmflow(&[
+        "run",
+        "--source",
+        inbox.to_str().unwrap(),
+        "--archive",
+        archive.to_str().unwrap(),
+        "--http",
+        &http,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a loopback address") && stderr.contains("api_token"),
+        "{stderr}"
     );
 }

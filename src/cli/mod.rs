@@ -148,14 +148,6 @@ fn report(stats: &pmflow::pipeline::CycleStats) -> Result<(), Failure> {
     }
 }
 
-/// A moment given as RFC 3339 text (`2026-12-01T00:00:00Z`, any offset), as
-/// microseconds since the epoch: how `--as-of`, `--from` and `--to` are read.
-fn moment(text: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|moment| moment.timestamp_micros())
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T00:15:00Z: {e}"))
-}
-
 /// An error and its causes on one line, without repeating a cause that an outer
 /// message already quotes (DataFusion's errors embed their sources).
 fn render(error: &anyhow::Error) -> String {

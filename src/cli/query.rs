@@ -44,7 +44,7 @@ pub struct QueryArgs {
     rules: Option<PathBuf>,
     /// Read the archive as it was at this moment (RFC 3339): only rows ingested at or
     /// before it.
-    #[arg(long, value_name = "TIME", value_parser = super::moment)]
+    #[arg(long, value_name = "TIME", value_parser = pmflow::replay::parse_moment)]
     as_of: Option<i64>,
 }
 

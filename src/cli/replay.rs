@@ -11,7 +11,6 @@ use pmflow::archive::Archive;
 use pmflow::config::{Overrides, SystemPlan};
 use pmflow::pipeline::{BuildError, Delivery, Progress, build_sinks};
 use pmflow::replay::{self, DaySummary, ReplayError, Request, Selection, Speed};
-use pmflow::sink::archive::config::ArchiveConfig;
 use tokio_util::sync::CancellationToken;
 
 use super::Failure;
@@ -26,10 +25,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     system: String,
     /// First period replayed (RFC 3339): rows with `period_start` at or after it.
-    #[arg(long, value_name = "TIME", value_parser = super::moment)]
+    #[arg(long, value_name = "TIME", value_parser = pmflow::replay::parse_moment)]
     from: i64,
     /// End of the range (RFC 3339): rows with `period_start` before it.
-    #[arg(long, value_name = "TIME", value_parser = super::moment)]
+    #[arg(long, value_name = "TIME", value_parser = pmflow::replay::parse_moment)]
     to: i64,
     /// Plan file whose rules and sinks are used (default: rules of sql/<system>).
     #[arg(long)]
@@ -45,7 +44,7 @@ pub struct ReplayArgs {
     ne: Option<String>,
     /// Read the archive as it was at this moment (RFC 3339): rows ingested at or
     /// before it.
-    #[arg(long, value_name = "TIME", value_parser = super::moment)]
+    #[arg(long, value_name = "TIME", value_parser = pmflow::replay::parse_moment)]
     as_of: Option<i64>,
     /// Deliver only the rules' outputs, not the measurement tables.
     #[arg(long)]
@@ -87,19 +86,12 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     };
     let mut plan = SystemPlan::resolve(args.plan.as_deref(), overrides)
         .map_err(|e| Failure::Usage(e.into()))?;
-    let is_archive = |spec: &pmflow::config::SinkSpec| spec.config_of::<ArchiveConfig>().is_some();
-    if explicit_sinks && plan.sinks.iter().any(is_archive) {
-        return Err(Failure::Usage(anyhow!(
-            "replay does not write archives (an archive keeps each source file once, so a file \
-             read back in several windows would lose rows); copy the archive's folder instead"
-        )));
-    }
-    plan.sinks.retain(|spec| !is_archive(spec));
-    if plan.sinks.is_empty() {
-        return Err(Failure::Usage(anyhow!(
-            "no sink to replay into: give --sink URL, or a plan with a [[sink]] other than the archive"
-        )));
-    }
+    // Sinks given on the command line are all asked for by name, so an archive
+    // among them is refused rather than left out.
+    let wanted: Option<Vec<String>> =
+        explicit_sinks.then(|| plan.sinks.iter().map(|s| s.kind.to_string()).collect());
+    plan.sinks = replay::replay_sinks(&plan.sinks, wanted.as_deref())
+        .map_err(|message| Failure::Usage(anyhow!(message)))?;
     let sinks = build_sinks(&plan.system, &plan.sinks)
         .await
         .map_err(|e: BuildError| Failure::Runtime(e.into()))?;

@@ -14,6 +14,7 @@
 //! by an hour of a system's data whatever the range.
 
 pub mod read;
+mod sinks;
 
 use std::time::{Duration, Instant};
 
@@ -26,12 +27,22 @@ use crate::format::ParsedFile;
 use crate::pipeline::tracker::{Settlement, settle};
 use crate::pipeline::{CycleStats, Delivery, FileOutcome, FileReport, Progress, derived_rows};
 use read::{ArchiveReader, ArchivedFile, TableSummary};
+pub use sinks::replay_sinks;
 
 /// Longest window of data read (and held in memory) at once: an hour.
 const WINDOW_US: i64 = 3_600_000_000;
 
 /// Microseconds in a day: the windows `--dry-run` reports.
 const DAY_US: i64 = 86_400_000_000;
+
+/// A moment given as RFC 3339 text (`2026-12-01T00:00:00Z`, any offset), as
+/// microseconds since the epoch: how `--from`, `--to`, `--as-of` and the REST API's
+/// times are read.
+pub fn parse_moment(text: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|moment| moment.timestamp_micros())
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T00:15:00Z: {e}"))
+}
 
 /// What a replay reads from the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 //! ```toml
 //! [service]
 //! http = "127.0.0.1:9464"                  # /healthz /readyz /metrics /api/v1
+//! api_token = "…"                          # Bearer token of POST/DELETE requests; needed
+//!                                          # to listen on a non-loopback address
 //! zookeeper = "zk1:2181,zk2:2181/pmflow"   # optional: leader election per system
 //! session_timeout_ms = 10000
 //! shutdown_grace_s = 30                    # SIGTERM: time for in-flight files
@@ -40,6 +42,7 @@ use serde::Deserialize;
 use super::leader::ZooKeeperSettings;
 use super::schedule::{DEFAULT_CRON, DEFAULT_INITIAL_DELAY, DEFAULT_OPTIMIZE_CRON, OFF, Schedule};
 use crate::config::{ConfigError, Overrides, SystemPlan, valid_system_name};
+use crate::secret::Secret;
 
 /// Prefix of the environment variables that override configuration values.
 pub const ENV_PREFIX: &str = "PMFLOW__";
@@ -101,6 +104,7 @@ struct ServiceFile {
 #[serde(deny_unknown_fields)]
 struct ServiceSection {
     http: Option<String>,
+    api_token: Option<String>,
     zookeeper: Option<String>,
     session_timeout_ms: Option<u64>,
     shutdown_grace_s: Option<u64>,
@@ -190,6 +194,9 @@ pub struct SystemConfig {
 pub struct ServiceConfig {
     /// Address of the HTTP endpoints.
     pub http: SocketAddr,
+    /// The token every request that changes something must bear; without one such
+    /// requests are open, which only a loopback address allows.
+    pub api_token: Option<Secret>,
     /// Leader election, when configured.
     pub zookeeper: Option<ZooKeeperSettings>,
     /// How long SIGTERM waits for in-flight files before abandoning them.
@@ -267,12 +274,27 @@ impl ServiceConfig {
             .clone()
             .or(service.http)
             .unwrap_or_else(|| DEFAULT_HTTP.to_string());
-        let http = http.parse().map_err(|e| {
+        let http: SocketAddr = http.parse().map_err(|e| {
             invalid(
                 "service.http",
                 format!("{http:?} is not an address like 127.0.0.1:9464: {e}"),
             )
         })?;
+        let api_token = match service.api_token {
+            Some(token) if token.trim().is_empty() => {
+                return Err(invalid("service.api_token", "empty token"));
+            }
+            token => token.map(Secret::new),
+        };
+        if api_token.is_none() && !http.ip().is_loopback() {
+            return Err(invalid(
+                "service.http",
+                format!(
+                    "{http} is not a loopback address: set service.api_token (or \
+                     PMFLOW__SERVICE__API_TOKEN) so that requests that change anything need it"
+                ),
+            ));
+        }
         let session_timeout = Duration::from_millis(service.session_timeout_ms.unwrap_or(10_000));
         let zookeeper = match options.zookeeper.clone().or(service.zookeeper) {
             Some(connect) if connect.trim().is_empty() => {
@@ -286,6 +308,7 @@ impl ServiceConfig {
         };
         Ok(Self {
             http,
+            api_token,
             zookeeper,
             shutdown_grace: Duration::from_secs(service.shutdown_grace_s.unwrap_or(30)),
             systems,

@@ -7,19 +7,29 @@
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /api/v1/systems` | each system's status and last cycle (JSON, no secrets) |
 //! | `POST /api/v1/systems/{name}/scan` | 202: a cycle started; 404 unknown system; 409 not the leader or already running |
+//! | `POST /api/v1/replays` | 202 `{"id"}`: a replay queued (see [`super::replays`]); 400 invalid; 404 unknown system |
+//! | `GET /api/v1/replays`, `GET /api/v1/replays/{id}` | the replays, or one: `{"id", "system", "state", "files", "rows", "error"}` |
+//! | `DELETE /api/v1/replays/{id}` | 200: cancelled (it stops between files), with its status; 404 unknown |
+//!
+//! Every request that changes something (`POST`, `DELETE`) needs `Authorization:
+//! Bearer <service.api_token>` when a token is configured, else 401; reading needs none.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use super::replays::{ReplayBody, ReplayStatus, Replays, RequestError};
 use super::system::{Refusal, SystemRunner, SystemStatus};
+use crate::secret::Secret;
 
 /// How long `/readyz` waits for the probes.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +40,10 @@ pub struct AppState {
     pub systems: Vec<Arc<SystemRunner>>,
     /// The Prometheus recorder's handle, rendered by `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Replays asked for over HTTP.
+    pub replays: Arc<Replays>,
+    /// The token requests that change something must bear, if any.
+    pub api_token: Option<Secret>,
 }
 
 /// The routes.
@@ -40,7 +54,43 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/systems", get(systems))
         .route("/api/v1/systems/{name}/scan", post(scan))
+        .route("/api/v1/replays", get(list_replays).post(start_replay))
+        .route("/api/v1/replays/{id}", get(replay).delete(cancel_replay))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
+}
+
+/// Lets a request that changes something (anything but `GET`/`HEAD`) through only
+/// with the configured bearer token.
+async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
+    match &state.api_token {
+        Some(token) if !reading && !bears(request.headers(), token) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is needed: Authorization: Bearer <service.api_token>\n",
+        )
+            .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// Whether the request's `Authorization` header bears `token`, compared in time
+/// independent of where they differ (so the comparison leaks nothing of the token).
+fn bears(headers: &HeaderMap, token: &Secret) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .as_bytes();
+    let expected = token.expose().as_bytes();
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
@@ -86,5 +136,49 @@ async fn scan(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> R
         Err(refusal @ Refusal::Stopping) => {
             (StatusCode::SERVICE_UNAVAILABLE, format!("{refusal}\n")).into_response()
         }
+    }
+}
+
+async fn start_replay(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<ReplayBody>, JsonRejection>,
+) -> Response {
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => {
+            return (StatusCode::BAD_REQUEST, format!("{rejection}\n")).into_response();
+        }
+    };
+    match state.replays.start(body) {
+        Ok(id) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response(),
+        Err(error @ RequestError::UnknownSystem(_)) => {
+            (StatusCode::NOT_FOUND, format!("{error}\n")).into_response()
+        }
+        Err(error @ RequestError::Invalid(_)) => {
+            (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response()
+        }
+        Err(error @ RequestError::Stopping) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response()
+        }
+    }
+}
+
+async fn list_replays(State(state): State<Arc<AppState>>) -> Json<Vec<ReplayStatus>> {
+    Json(state.replays.list())
+}
+
+async fn replay(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    found(state.replays.get(&id), &id)
+}
+
+async fn cancel_replay(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    found(state.replays.cancel(&id), &id)
+}
+
+/// A replay's status as JSON, or 404.
+fn found(status: Option<ReplayStatus>, id: &str) -> Response {
+    match status {
+        Some(status) => Json(status).into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no replay {id:?}\n")).into_response(),
     }
 }

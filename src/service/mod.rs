@@ -5,7 +5,9 @@
 //! - [`schedule`]: cron with seconds plus a run shortly after start;
 //! - [`system`]: one system's loop and cycles (never two at once) and its status;
 //! - [`leader`]: ZooKeeper leader election per system;
-//! - [`http`]: `/healthz`, `/readyz`, `/metrics`, `/api/v1/systems`.
+//! - [`replays`]: replays asked for over HTTP, beside the cycles;
+//! - [`http`]: `/healthz`, `/readyz`, `/metrics`, `/api/v1/systems`, `/api/v1/replays`,
+//!   with a bearer token for every request that changes something.
 //!
 //! Stopping (SIGTERM or SIGINT): no new cycle starts and running cycles fetch no
 //! further file; files already fetched are delivered and completed (each moves to
@@ -15,6 +17,7 @@
 pub mod config;
 pub mod http;
 pub mod leader;
+pub mod replays;
 pub mod schedule;
 pub mod system;
 
@@ -110,9 +113,12 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
             source,
         })?;
     let address = listener.local_addr().unwrap_or(config.http);
+    let plans: Vec<_> = config.systems.iter().map(|s| s.plan.clone()).collect();
     let app = http::router(Arc::new(http::AppState {
         systems: runners.clone(),
         metrics,
+        replays: Arc::new(replays::Replays::new(&plans, stop.clone())),
+        api_token: config.api_token.clone(),
     }));
     let server = tokio::spawn(
         axum::serve(listener, app)

@@ -84,7 +84,19 @@ impl Service {
 
     /// Sends an HTTP request; the status code (0 when nothing answers) and body.
     pub fn request(&self, method: &str, path: &str) -> (u16, String) {
-        http_request(&self.http, method, path).unwrap_or((0, String::new()))
+        self.request_with(method, path, None, "")
+    }
+
+    /// Sends an HTTP request with a bearer `token` and a JSON `body`; the status code
+    /// (0 when nothing answers) and body.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
+        http_request(&self.http, method, path, token, body).unwrap_or((0, String::new()))
     }
 
     /// `GET /api/v1/systems`, the status of `system`.
@@ -167,12 +179,23 @@ fn signal(pid: u32, signal: &str) {
 }
 
 /// A minimal HTTP/1.1 client: one request, `Connection: close`, body read to the end.
-fn http_request(address: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+fn http_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let authorization = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{authorization}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
