@@ -16,7 +16,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Instant;
 
 use pmflow::sink::MySqlSink;
@@ -24,32 +23,12 @@ use pmflow::sink::mysql::MySqlSettings;
 
 use common::COUNTERS;
 
-/// Runs SQL through the `mariadb` client of the benchmark server.
-fn mariadb(url: &url::Url, sql: &str) -> String {
-    let mut command = Command::new("mariadb");
-    command
-        .args([
-            "--protocol=TCP",
-            "--local-infile=1",
-            "--batch",
-            "--skip-column-names",
-        ])
-        .arg(format!("-h{}", url.host_str().expect("host")))
-        .arg(format!("-P{}", url.port().unwrap_or(3306)))
-        .arg(format!("-u{}", url.username()))
-        .arg(format!("-p{}", url.password().unwrap_or("")))
-        .args(["-e", sql]);
-    common::client_output(&mut command, sql)
-}
-
 fn main() {
-    let server = std::env::var("PMFLOW_BENCH_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://pmflow:pmflow@127.0.0.1:3306".to_string());
-    let server = url::Url::parse(&server).expect("mysql:// URL");
+    let server = common::mysql_server();
     let files = common::files();
     let rows = common::total_rows(&files);
     for db in ["pmflow_bench_sink", "pmflow_bench_load"] {
-        mariadb(
+        common::mariadb(
             &server,
             &format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"),
         );
@@ -69,12 +48,12 @@ fn main() {
     let sink_secs = started.elapsed().as_secs_f64();
 
     let tsv = common::tsv_file(&files, "pmflow_bench_load.tsv");
-    mariadb(
+    common::mariadb(
         &server,
         "CREATE TABLE pmflow_bench_load.nrcelldu LIKE pmflow_bench_sink.nrcelldu",
     );
     let started = Instant::now();
-    mariadb(
+    common::mariadb(
         &server,
         &format!(
             "LOAD DATA LOCAL INFILE '{}' INTO TABLE pmflow_bench_load.nrcelldu",
@@ -85,11 +64,11 @@ fn main() {
     std::fs::remove_file(&tsv).ok();
 
     for db in ["pmflow_bench_sink", "pmflow_bench_load"] {
-        let count = mariadb(&server, &format!("SELECT COUNT(*) FROM {db}.nrcelldu"));
+        let count = common::mariadb(&server, &format!("SELECT COUNT(*) FROM {db}.nrcelldu"));
         assert_eq!(count, rows.to_string(), "{db} holds every row");
     }
     let checksum = |db: &str| {
-        mariadb(
+        common::mariadb(
             &server,
             &format!(
                 "SELECT SUM(pmCounter01), SUM(pmCounter10), MAX(period_start) FROM {db}.nrcelldu"

@@ -169,6 +169,32 @@ pub fn report(rows: usize, sink: (&str, f64), baseline: (&str, f64)) {
     );
 }
 
+/// The MariaDB server of the benchmarks: `PMFLOW_BENCH_MYSQL_URL`, else the test
+/// account of `scripts/mariadb.sh`.
+pub fn mysql_server() -> url::Url {
+    let server = std::env::var("PMFLOW_BENCH_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://pmflow:pmflow@127.0.0.1:3306".to_string());
+    url::Url::parse(&server).expect("mysql:// URL")
+}
+
+/// Runs SQL through the `mariadb` client of the benchmark server `url`; its output.
+pub fn mariadb(url: &url::Url, sql: &str) -> String {
+    let mut command = std::process::Command::new("mariadb");
+    command
+        .args([
+            "--protocol=TCP",
+            "--local-infile=1",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .arg(format!("-h{}", url.host_str().expect("host")))
+        .arg(format!("-P{}", url.port().unwrap_or(3306)))
+        .arg(format!("-u{}", url.username()))
+        .arg(format!("-p{}", url.password().unwrap_or("")))
+        .args(["-e", sql]);
+    client_output(&mut command, sql)
+}
+
 /// The trimmed stdout of a server's command-line client running `what`; panics with
 /// its stderr when it fails.
 pub fn client_output(command: &mut std::process::Command, what: &str) -> String {

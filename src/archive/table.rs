@@ -14,7 +14,7 @@
 //! change Delta readers cannot follow in place, so the table is rewritten once with
 //! the wider type (one commit replacing every data file).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -241,6 +241,24 @@ impl ArchiveTable {
         let mut state = self.state.lock().await;
         self.refresh(&mut state).await?;
         Ok(state.table.clone())
+    }
+
+    /// Rows of the table's live data files per `date` partition (`YYYY-MM-DD`), from
+    /// the Delta log's statistics: what a reader plans its reads by without touching
+    /// the data.
+    pub async fn rows_per_date(&self) -> Result<BTreeMap<String, u64>, ArchiveError> {
+        let Some(table) = self.loaded().await? else {
+            return Ok(BTreeMap::new());
+        };
+        let snapshot = table.snapshot().map_err(|e| self.delta_error(e))?;
+        let mut rows: BTreeMap<String, u64> = BTreeMap::new();
+        for file in snapshot.log_data().iter() {
+            let date = file.partition_values_map().remove(DATE_PARTITION).flatten();
+            if let Some(date) = date {
+                *rows.entry(date).or_default() += file.num_records().unwrap_or(0) as u64;
+            }
+        }
+        Ok(rows)
     }
 
     /// Appends the rows of `batches` (one batch per source file, aligned to the

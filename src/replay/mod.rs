@@ -10,8 +10,9 @@
 //! stores end as if every version had been delivered in ingest order, and no two
 //! deliveries of one key can race each other.
 //!
-//! Windows of at most an hour are read one ahead of delivery, which bounds memory
-//! by an hour of a system's data whatever the range.
+//! The range is read in windows within a UTC day — a whole day when the Delta log
+//! counts few enough rows for it, else whole hours ([`read::window_length`]) — one
+//! window ahead of delivery, which bounds memory whatever the range.
 
 pub mod read;
 mod sinks;
@@ -28,9 +29,6 @@ use crate::pipeline::tracker::{Settlement, settle};
 use crate::pipeline::{CycleStats, Delivery, FileOutcome, FileReport, Progress, derived_rows};
 use read::{ArchiveReader, ArchivedFile, TableSummary};
 pub use sinks::replay_sinks;
-
-/// Longest window of data read (and held in memory) at once: an hour.
-const WINDOW_US: i64 = 3_600_000_000;
 
 /// Microseconds in a day: the windows `--dry-run` reports.
 const DAY_US: i64 = 86_400_000_000;
@@ -161,7 +159,7 @@ pub async fn replay(
     let started = Instant::now();
     let selection = &request.selection;
     let reader = ArchiveReader::open(archive, selection).await?;
-    let windows = read::windows(selection.from, selection.to, WINDOW_US);
+    let windows = reader.windows(selection.from, selection.to);
     let mut stats = CycleStats {
         system: selection.system.clone(),
         ..CycleStats::default()

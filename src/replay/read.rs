@@ -29,6 +29,24 @@ use crate::schema;
 /// Microseconds in a day.
 const DAY_US: i64 = 86_400_000_000;
 
+/// Microseconds in an hour: the shortest window.
+const HOUR_US: i64 = 3_600_000_000;
+
+/// Rows a window should hold at most (as the Delta log counts them, every version
+/// of every table read): what bounds a replay's memory.
+const WINDOW_ROWS: u64 = 2_000_000;
+
+/// How long the windows of a day holding `rows` rows are: the whole day when it is
+/// small enough, else as many whole hours as hold about [`WINDOW_ROWS`], at least one.
+/// Every window of a day scans the day's files, so fewer, longer windows read less.
+pub fn window_length(rows: u64) -> i64 {
+    if rows <= WINDOW_ROWS {
+        return DAY_US;
+    }
+    let hours = (24 * WINDOW_ROWS / rows).max(1) as i64;
+    hours * HOUR_US
+}
+
 /// The rows of one source file within a window, ready for the pipeline's delivery.
 #[derive(Debug, Clone)]
 pub struct ArchivedFile {
@@ -91,6 +109,8 @@ pub struct ArchiveReader {
     tables: Vec<String>,
     /// The node pattern as a regular expression.
     ne_regex: Option<String>,
+    /// Rows stored per day (days since the epoch) over the tables read.
+    rows_per_day: BTreeMap<i32, u64>,
 }
 
 impl ArchiveReader {
@@ -125,11 +145,45 @@ impl ArchiveReader {
                     .map_err(|e| ReplayError::Pattern(e.to_string()))
             })
             .transpose()?;
+        let mut rows_per_day: BTreeMap<i32, u64> = BTreeMap::new();
+        for table in &tables {
+            let rows = archive
+                .table(&selection.system, table)
+                .rows_per_date()
+                .await?;
+            for (date, rows) in rows {
+                if let Ok(day) = date.parse::<chrono::NaiveDate>() {
+                    let day = (day - chrono::NaiveDate::default()).num_days() as i32;
+                    *rows_per_day.entry(day).or_default() += rows;
+                }
+            }
+        }
         Ok(Self {
             ctx,
             tables,
             ne_regex,
+            rows_per_day,
         })
+    }
+
+    /// `[from, to)` cut into the windows a replay reads one at a time: within each UTC
+    /// day, as long as [`window_length`] allows for the rows stored that day; days
+    /// without rows are left out.
+    pub fn windows(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        windows(from, to, DAY_US)
+            .into_iter()
+            .flat_map(|day| {
+                let rows = self
+                    .rows_per_day
+                    .get(&(day.0.div_euclid(DAY_US) as i32))
+                    .copied()
+                    .unwrap_or(0);
+                match rows {
+                    0 => Vec::new(),
+                    rows => windows(day.0, day.1, window_length(rows)),
+                }
+            })
+            .collect()
     }
 
     /// The tables read.
@@ -293,18 +347,25 @@ fn first_period(batch: &RecordBatch) -> Option<i64> {
 mod tests {
     use super::*;
 
-    const HOUR: i64 = 3_600_000_000;
-
     #[test]
     fn windows_cover_the_range_and_never_cross_midnight() {
-        let from = 22 * HOUR;
-        let to = DAY_US + 2 * HOUR + 30 * 60_000_000;
+        let from = 22 * HOUR_US;
+        let to = DAY_US + 2 * HOUR_US + 30 * 60_000_000;
         assert_eq!(
-            windows(from, to, 6 * HOUR),
-            vec![(22 * HOUR, DAY_US), (DAY_US, to)]
+            windows(from, to, 6 * HOUR_US),
+            vec![(22 * HOUR_US, DAY_US), (DAY_US, to)]
         );
-        assert_eq!(windows(5, 5, HOUR), vec![]);
-        assert_eq!(windows(0, 3 * HOUR, HOUR).len(), 3);
+        assert_eq!(windows(5, 5, HOUR_US), vec![]);
+        assert_eq!(windows(0, 3 * HOUR_US, HOUR_US).len(), 3);
+    }
+
+    #[test]
+    fn small_days_are_read_whole_and_large_ones_in_hours_holding_about_the_limit() {
+        assert_eq!(window_length(1), DAY_US);
+        assert_eq!(window_length(WINDOW_ROWS), DAY_US);
+        assert_eq!(window_length(4 * WINDOW_ROWS), 6 * HOUR_US);
+        assert_eq!(window_length(24 * WINDOW_ROWS), HOUR_US);
+        assert_eq!(window_length(100 * WINDOW_ROWS), HOUR_US);
     }
 
     #[test]
