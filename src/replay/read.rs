@@ -10,13 +10,15 @@
 use std::collections::BTreeMap;
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::compute::concat_batches;
+use arrow::array::UInt32Array;
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::regex::expr_fn::regexp_like;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct};
-use datafusion::logical_expr::{Expr, ident, lit};
+use datafusion::logical_expr::{Expr, cast, ident, lit};
 use datafusion::prelude::SessionContext;
 
 use super::{ReplayError, Selection};
@@ -212,12 +214,25 @@ impl ArchiveReader {
         if let Some(regex) = &self.ne_regex {
             keep = keep.and(regexp_like(ident(schema::NE), lit(regex.as_str()), None));
         }
-        self.ctx
+        let frame = self
+            .ctx
             .table(TableReference::bare(table))
             .await
             .and_then(|frame| frame.filter(keep))
             .and_then(|frame| frame.drop_columns(&[INGESTED_AT, DATE_PARTITION]))
-            .map_err(failed)
+            .map_err(failed)?;
+        // Text as the pipeline has it: a string view of one file's rows would keep
+        // the whole window's strings alive and be copied with them downstream.
+        let columns: Vec<Expr> = frame
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| match field.data_type() {
+                DataType::Utf8View => cast(ident(field.name()), DataType::Utf8).alias(field.name()),
+                _ => ident(field.name()),
+            })
+            .collect();
+        frame.select(columns).map_err(failed)
     }
 
     /// The rows of every table read in `window`, as the source files they came from
@@ -225,9 +240,19 @@ impl ArchiveReader {
     pub async fn files(&self, window: (i64, i64)) -> Result<Vec<ArchivedFile>, ReplayError> {
         let mut by_file: BTreeMap<String, Vec<TableBatch>> = BTreeMap::new();
         for table in &self.tables {
+            // Sorted by file, so each file's rows are one run to slice out, and within
+            // it by the row key, so that databases take their rows in key order (as
+            // concurrent upserts of random order deadlock and retry).
+            let order = [schema::FILE_ID, schema::NE, schema::OBJECT, schema::PERIOD_START]
+                .map(|column| ident(column).sort(true, false));
             let batches = self
                 .frame(table, window)
                 .await?
+                .sort(order.to_vec())
+                .map_err(|source| ReplayError::Read {
+                    table: table.clone(),
+                    source,
+                })?
                 .collect()
                 .await
                 .map_err(|source| ReplayError::Read {
@@ -322,10 +347,12 @@ fn by_file_id(
             while end < batch.num_rows() && ids.value(end) == id {
                 end += 1;
             }
+            // A copy of the run, not a slice: each file owns just its rows.
+            let run = UInt32Array::from_iter_values(start as u32..end as u32);
             rows_of
                 .entry(id.to_string())
                 .or_default()
-                .push(batch.slice(start, end - start));
+                .push(take_record_batch(batch, &run)?);
             start = end;
         }
     }
