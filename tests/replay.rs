@@ -558,3 +558,72 @@ fn a_service_on_a_non_loopback_address_without_a_token_refuses_to_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_second_replay_of_a_system_waits_queued_and_delete_cancels_a_running_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, archive) = archived_network(tmp.path(), 2, 4);
+    let db = TestDb::new("replay_cancel");
+    let inbox = tmp.path().join("empty-inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let plan = five_ga::plan(tmp.path(), 1);
+    let mut args = run_args(
+        &plan,
+        inbox.to_str().unwrap(),
+        &archive,
+        "0 0 0 1 1 *",
+        3600,
+    );
+    args.extend(["--sink".to_string(), db.url("")]);
+    let mut service = Service::start(&args, &[]);
+
+    // At 1x the first period's files go at once and the next ones 15 minutes later.
+    let slow = r#"{"system": "5ga", "from": "2026-01-05T00:00:00Z", "to": "2026-01-05T01:00:00Z",
+                   "speed": "1x", "sinks": ["mysql"]}"#;
+    let start = |service: &Service| -> String {
+        let (code, body) = service.request_with("POST", "/api/v1/replays", None, slow);
+        assert_eq!(code, 202, "{body}");
+        let accepted: serde_json::Value = serde_json::from_str(&body).unwrap();
+        accepted["id"].as_str().unwrap().to_string()
+    };
+    let (first, second) = (start(&service), start(&service));
+    let state = |service: &Service, id: &str| -> serde_json::Value {
+        serde_json::from_str(&service.request("GET", &format!("/api/v1/replays/{id}")).1).unwrap()
+    };
+    service.wait_for("the first period delivered", Duration::from_secs(60), |s| {
+        state(s, &first)["files"] == 2
+    });
+    assert_eq!(state(&service, &first)["state"], "running");
+    assert_eq!(state(&service, &second)["state"], "queued");
+
+    let (code, _) = service.request_with("DELETE", &format!("/api/v1/replays/{first}"), None, "");
+    assert_eq!(code, 200);
+    service.wait_for("the first replay cancelled", Duration::from_secs(30), |s| {
+        state(s, &first)["state"] == "cancelled"
+    });
+    assert_eq!(state(&service, &first)["files"], 2, "stopped between files");
+    service.wait_for("the second replay running", Duration::from_secs(30), |s| {
+        state(s, &second)["state"] == "running"
+    });
+    service.request_with("DELETE", &format!("/api/v1/replays/{second}"), None, "");
+    service.wait_for(
+        "the second replay cancelled",
+        Duration::from_secs(30),
+        |s| state(s, &second)["state"] == "cancelled",
+    );
+    assert_eq!(
+        db.rows(
+            "SELECT ne, period_start, COUNT(*) FROM nrcelldu GROUP BY ne, period_start ORDER BY ne"
+        ),
+        [
+            "gNB0001\t2026-01-05 00:00:00\t12",
+            "gNB0002\t2026-01-05 00:00:00\t12"
+        ],
+        "only the first period was delivered"
+    );
+    let metrics = service.metrics();
+    assert_eq!(
+        metrics["pmflow_replays_total{system=\"5ga\",state=\"cancelled\"}"],
+        2.0
+    );
+}

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{AsArray, RecordBatch};
 use arrow::array::UInt32Array;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -243,8 +243,13 @@ impl ArchiveReader {
             // Sorted by file, so each file's rows are one run to slice out, and within
             // it by the row key, so that databases take their rows in key order (as
             // concurrent upserts of random order deadlock and retry).
-            let order = [schema::FILE_ID, schema::NE, schema::OBJECT, schema::PERIOD_START]
-                .map(|column| ident(column).sort(true, false));
+            let order = [
+                schema::FILE_ID,
+                schema::NE,
+                schema::OBJECT,
+                schema::PERIOD_START,
+            ]
+            .map(|column| ident(column).sort(true, false));
             let batches = self
                 .frame(table, window)
                 .await?
