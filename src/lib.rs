@@ -4,12 +4,14 @@
 //! record batches (one per measurement table), aligned and transformed by the
 //! [`plan`] (schema evolution, SQL rules), and delivered to every [`sink`]; the
 //! [`pipeline`] wires the stages and completes each file only once every required
-//! sink acknowledged it. [`archive`] reads the Delta archive back for `query`, and [`replay`] delivers
-//! what it holds again through the current rules.
+//! sink acknowledged it. [`archive`] reads the Delta archive back for `query`, [`replay`] delivers
+//! what it holds again through the current rules, and [`completeness`] tells which
+//! nodes reported each ROP.
 //! [`service`] runs the cycles of many systems on schedules (`pmflow run`), with
 //! leader election and HTTP endpoints; [`telemetry`] declares its metrics.
 
 pub mod archive;
+pub mod completeness;
 pub mod config;
 pub mod format;
 pub mod generator;

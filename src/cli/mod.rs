@@ -6,6 +6,7 @@
 //! failed (or a file could not be fetched or moved) — they are retried next cycle.
 
 mod archive;
+mod completeness;
 mod ddl;
 mod explain;
 mod generate;
@@ -47,6 +48,9 @@ enum Command {
     Gen(generate::GenArgs),
     /// Print the DDL that other systems need to read what pmflow delivers.
     Ddl(ddl::DdlArgs),
+    /// Which nodes reported each ROP of a range: expected, received, missing, late,
+    /// partial.
+    Completeness(completeness::CompletenessArgs),
     /// Maintain the archive's Delta tables: optimize, vacuum, history.
     Archive(archive::ArchiveArgs),
 }
@@ -108,6 +112,7 @@ pub fn main() -> ExitCode {
             Command::Gen(args) => generate::run(args),
             Command::Ddl(args) => ddl::run(args).await,
             Command::Archive(args) => archive::run(args).await,
+            Command::Completeness(args) => completeness::run(args).await,
         }
     });
     match result {
@@ -127,6 +132,17 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// How results are printed (`--format`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// A JSON array of objects.
+    Json,
 }
 
 /// A progress bar over files with a message (MB so far) and an ETA. Drawn on stderr

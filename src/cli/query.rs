@@ -8,25 +8,14 @@ use anyhow::Context;
 use arrow::array::{ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use datafusion::prelude::SessionContext;
 use pmflow::archive::{Archive, ReadOptions};
 use pmflow::plan::rules;
 use pmflow::schema;
 use tracing::warn;
 
-use super::Failure;
-
-/// How query results are printed.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum OutputFormat {
-    /// An aligned text table.
-    Table,
-    /// CSV with a header line.
-    Csv,
-    /// A JSON array of objects.
-    Json,
-}
+use super::{Failure, OutputFormat};
 
 /// Arguments of `pmflow query`.
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /api/v1/systems` | each system's status and last cycle (JSON, no secrets) |
 //! | `POST /api/v1/systems/{name}/scan` | 202: a cycle started; 404 unknown system; 409 not the leader or already running |
+//! | `GET /api/v1/systems/{name}/completeness?from=&to=` | each ROP's nodes expected, received, missing, late, partial (see [`crate::completeness`]) |
 //! | `POST /api/v1/replays` | 202 `{"id"}`: a replay queued (see [`super::replays`]); 400 invalid; 404 unknown system |
 //! | `GET /api/v1/replays`, `GET /api/v1/replays/{id}` | the replays, or one: `{"id", "system", "state", "files", "rows", "error"}` |
 //! | `DELETE /api/v1/replays/{id}` | 200: cancelled (it stops between files), with its status; 404 unknown |
@@ -20,7 +21,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +30,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::replays::{ReplayBody, ReplayStatus, Replays, RequestError};
 use super::system::{Refusal, SystemRunner, SystemStatus};
+use crate::archive::Archive;
+use crate::completeness::{self, Rules};
+use crate::replay::parse_moment;
 use crate::secret::Secret;
 
 /// How long `/readyz` waits for the probes.
@@ -54,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/systems", get(systems))
         .route("/api/v1/systems/{name}/scan", post(scan))
+        .route("/api/v1/systems/{name}/completeness", get(completeness))
         .route("/api/v1/replays", get(list_replays).post(start_replay))
         .route("/api/v1/replays/{id}", get(replay).delete(cancel_replay))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
@@ -180,5 +185,46 @@ fn found(status: Option<ReplayStatus>, id: &str) -> Response {
     match status {
         Some(status) => Json(status).into_response(),
         None => (StatusCode::NOT_FOUND, format!("no replay {id:?}\n")).into_response(),
+    }
+}
+
+/// The range `GET …/completeness` reports.
+#[derive(Debug, serde::Deserialize)]
+struct Range {
+    from: String,
+    to: String,
+}
+
+async fn completeness(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(range): Query<Range>,
+) -> Response {
+    let Some(system) = state.systems.iter().find(|s| s.system() == name) else {
+        return (StatusCode::NOT_FOUND, format!("no system {name:?}\n")).into_response();
+    };
+    let bad = |message: String| (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response();
+    let (from, to) = match (parse_moment(&range.from), parse_moment(&range.to)) {
+        (Ok(from), Ok(to)) if from < to => (from, to),
+        (Ok(_), Ok(_)) => return bad("from must be before to".into()),
+        (Err(e), _) => return bad(format!("from: {e}")),
+        (_, Err(e)) => return bad(format!("to: {e}")),
+    };
+    let Some(url) = system.archive() else {
+        return (
+            StatusCode::CONFLICT,
+            format!("system {name} has no archive\n"),
+        )
+            .into_response();
+    };
+    let ledger = match Archive::open(url) {
+        Ok(archive) => {
+            completeness::completeness(&archive, &name, &Rules::with_defaults(from, to)).await
+        }
+        Err(error) => Err(error.into()),
+    };
+    match ledger {
+        Ok(ledger) => Json(ledger).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
     }
 }

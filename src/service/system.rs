@@ -193,6 +193,11 @@ impl SystemRunner {
         self.pipeline.system()
     }
 
+    /// The URL of the system's (first) archive, which completeness is read from.
+    pub fn archive(&self) -> Option<&str> {
+        self.archives.first().map(String::as_str)
+    }
+
     /// The current status.
     pub fn status(&self) -> SystemStatus {
         let mut status = self.lock_status().clone();

@@ -1,0 +1,278 @@
+//! The completeness ledger as a pure function of what the archive holds: for every
+//! ROP of a range, the nodes expected, received, missing, late and partial.
+//!
+//! The rules:
+//! - **ROPs** are the grid of each granularity the system reports in
+//!   (`period_start` multiples of it), so a ROP from which no file at all came is
+//!   listed too, with every expected node missing.
+//! - **Expected** in a ROP: the nodes of the list given, else every node seen in the
+//!   system within the look-back window before it (the ROP included).
+//! - **Received**: the nodes with rows in the ROP (a node that re-sent a corrected
+//!   file counts once). **Missing**: expected and not received.
+//! - **Late**: received, but its first file for the ROP arrived (was ingested) more
+//!   than `late_after` after the ROP's first file.
+//! - **Partial**: received with fewer tables than the node usually sends (its most
+//!   frequent count of tables per ROP within the look-back window).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+/// What the archive holds of one node in one ROP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The node.
+    pub ne: String,
+    /// Begin of the ROP (microseconds since the epoch, UTC).
+    pub period_start: i64,
+    /// The ROP's length in seconds.
+    pub granularity_s: i32,
+    /// How many tables the node sent rows of for the ROP.
+    pub tables: u32,
+    /// When its first rows for the ROP were ingested (microseconds).
+    pub first_ingested: i64,
+}
+
+/// How the ledger is computed.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// First ROP reported (microseconds).
+    pub from: i64,
+    /// End of the range (exclusive).
+    pub to: i64,
+    /// How far back a node seen counts as expected (microseconds).
+    pub lookback: i64,
+    /// How long after a ROP's first file a node's first file counts as late.
+    pub late_after: i64,
+    /// The nodes expected in every ROP, when known; else those seen.
+    pub nodes: Option<BTreeSet<String>>,
+}
+
+impl Rules {
+    /// Look-back of 7 days, late after 30 minutes, the nodes seen expected: what
+    /// `pmflow completeness` and the API use unless told otherwise.
+    pub fn with_defaults(from: i64, to: i64) -> Self {
+        Self {
+            from,
+            to,
+            lookback: 7 * 86_400_000_000,
+            late_after: 30 * 60_000_000,
+            nodes: None,
+        }
+    }
+}
+
+/// One ROP's completeness: what `pmflow completeness` prints and the API returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RopCompleteness {
+    /// Begin of the ROP (RFC 3339, UTC).
+    pub period_start: String,
+    /// The ROP's length in seconds.
+    pub granularity_s: i32,
+    /// Nodes expected.
+    pub expected: usize,
+    /// Nodes received.
+    pub received: usize,
+    /// Nodes expected and not received, by name.
+    pub missing: Vec<String>,
+    /// Nodes whose first file came late.
+    pub late: usize,
+    /// Their names.
+    pub late_nodes: Vec<String>,
+    /// Nodes that sent fewer tables than usual.
+    pub partial: usize,
+    /// Their names.
+    pub partial_nodes: Vec<String>,
+}
+
+impl RopCompleteness {
+    /// Whether every expected node came, in time and whole.
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty() && self.late == 0 && self.partial == 0
+    }
+}
+
+/// The completeness of every ROP of `[rules.from, rules.to)`, in order, from the
+/// `observations` of that range and of the look-back window before it.
+pub fn ledger(observations: &[Observation], rules: &Rules) -> Vec<RopCompleteness> {
+    let mut by_rop: BTreeMap<(i64, i32), Vec<&Observation>> = BTreeMap::new();
+    let mut by_node: HashMap<&str, Vec<&Observation>> = HashMap::new();
+    for observation in observations {
+        by_rop
+            .entry((observation.period_start, observation.granularity_s))
+            .or_default()
+            .push(observation);
+        by_node
+            .entry(&observation.ne)
+            .or_default()
+            .push(observation);
+    }
+    let granularities: BTreeSet<i32> = observations
+        .iter()
+        .map(|o| o.granularity_s)
+        .filter(|g| *g > 0)
+        .collect();
+    let mut rops = Vec::new();
+    for granularity in granularities {
+        let step = i64::from(granularity) * 1_000_000;
+        let mut start = rules.from.div_euclid(step) * step;
+        if start < rules.from {
+            start += step;
+        }
+        while start < rules.to {
+            rops.push((start, granularity));
+            start += step;
+        }
+    }
+    rops.sort();
+    rops.into_iter()
+        .map(|(start, granularity)| {
+            let here = by_rop
+                .get(&(start, granularity))
+                .map_or(&[][..], Vec::as_slice);
+            rop(start, granularity, here, &by_node, rules)
+        })
+        .collect()
+}
+
+/// One ROP's entry from its observations `here`.
+fn rop(
+    start: i64,
+    granularity: i32,
+    here: &[&Observation],
+    by_node: &HashMap<&str, Vec<&Observation>>,
+    rules: &Rules,
+) -> RopCompleteness {
+    let window = |o: &&&Observation| {
+        o.granularity_s == granularity
+            && o.period_start <= start
+            && o.period_start > start - rules.lookback
+    };
+    let expected: BTreeSet<String> = match &rules.nodes {
+        Some(nodes) => nodes.clone(),
+        None => by_node
+            .iter()
+            .filter(|(_, seen)| seen.iter().any(|o| window(&o)))
+            .map(|(ne, _)| ne.to_string())
+            .collect(),
+    };
+    let received: BTreeSet<&str> = here.iter().map(|o| o.ne.as_str()).collect();
+    let missing = expected
+        .iter()
+        .filter(|ne| !received.contains(ne.as_str()))
+        .cloned()
+        .collect();
+    let first_file = here.iter().map(|o| o.first_ingested).min().unwrap_or(0);
+    let late_nodes: Vec<String> = here
+        .iter()
+        .filter(|o| o.first_ingested - first_file > rules.late_after)
+        .map(|o| o.ne.clone())
+        .collect();
+    let partial_nodes: Vec<String> = here
+        .iter()
+        .filter(|o| {
+            let usual = usual_tables(by_node[o.ne.as_str()].iter().filter(|o| window(o)));
+            o.tables < usual
+        })
+        .map(|o| o.ne.clone())
+        .collect();
+    RopCompleteness {
+        period_start: rfc3339(start),
+        granularity_s: granularity,
+        expected: expected.len(),
+        received: received.len(),
+        missing,
+        late: late_nodes.len(),
+        late_nodes,
+        partial: partial_nodes.len(),
+        partial_nodes,
+    }
+}
+
+/// The count of tables a node sends most often (the larger on a tie).
+fn usual_tables<'o>(seen: impl Iterator<Item = &'o &'o Observation>) -> u32 {
+    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+    for observation in seen {
+        *counts.entry(observation.tables).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(tables, times)| (*times, *tables))
+        .map_or(0, |(tables, _)| tables)
+}
+
+/// A moment as RFC 3339 text, UTC, to the second.
+fn rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|moment| moment.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROP: i64 = 900_000_000;
+    const MINUTE: i64 = 60_000_000;
+
+    fn seen(ne: &str, rop: i64, tables: u32, ingested_minutes: i64) -> Observation {
+        Observation {
+            ne: ne.into(),
+            period_start: rop * ROP,
+            granularity_s: 900,
+            tables,
+            first_ingested: (rop + 1) * ROP + ingested_minutes * MINUTE,
+        }
+    }
+
+    fn rules(from_rop: i64, to_rop: i64) -> Rules {
+        Rules::with_defaults(from_rop * ROP, to_rop * ROP)
+    }
+
+    #[test]
+    fn a_node_whose_file_never_came_is_missing_in_that_rop_only() {
+        let mut seen_all = Vec::new();
+        for rop in 0..3 {
+            for node in ["a", "b", "c"] {
+                if !(node == "b" && rop == 1) {
+                    seen_all.push(seen(node, rop, 2, 0));
+                }
+            }
+        }
+        let ledger = ledger(&seen_all, &rules(0, 3));
+        assert_eq!(ledger.len(), 3);
+        assert_eq!(ledger[0].period_start, "1970-01-01T00:00:00Z");
+        assert!(ledger[0].complete() && ledger[2].complete());
+        assert_eq!((ledger[1].expected, ledger[1].received), (3, 2));
+        assert_eq!(ledger[1].missing, ["b"]);
+    }
+
+    #[test]
+    fn late_and_partial_nodes_are_named_and_a_rop_without_files_is_listed() {
+        let observations = vec![
+            seen("a", 0, 2, 0),
+            seen("b", 0, 2, 0),
+            seen("a", 1, 2, 0),
+            seen("b", 1, 1, 45),
+        ];
+        let ledger = ledger(&observations, &rules(0, 3));
+        assert!(ledger[0].complete());
+        assert_eq!(ledger[1].late_nodes, ["b"]);
+        assert_eq!(ledger[1].partial_nodes, ["b"]);
+        assert!(ledger[1].missing.is_empty());
+        assert_eq!((ledger[2].expected, ledger[2].received), (2, 0));
+        assert_eq!(ledger[2].missing, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_node_list_sets_who_is_expected_and_the_look_back_forgets_old_nodes() {
+        let observations = vec![seen("old", 0, 1, 0), seen("a", 10, 1, 0)];
+        let mut listed = rules(10, 11);
+        listed.nodes = Some(["a".to_string(), "new".to_string()].into());
+        assert_eq!(ledger(&observations, &listed)[0].missing, ["new"]);
+        let mut short = rules(10, 11);
+        short.lookback = 5 * ROP;
+        assert!(ledger(&observations, &short)[0].missing.is_empty());
+        assert_eq!(ledger(&observations, &rules(10, 11))[0].missing, ["old"]);
+    }
+}

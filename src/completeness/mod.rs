@@ -1,0 +1,145 @@
+//! Completeness of every ROP: did every node report? For a system and a range of
+//! ROPs, the nodes expected, received, missing, late and partial ([`ledger`] states
+//! the rules), computed from what the archive holds — so it survives restarts and
+//! is the same on every node of a cluster. A node that re-sent a corrected file
+//! counts once; its first file's arrival decides whether it was late.
+
+pub mod ledger;
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType};
+use datafusion::common::{ScalarValue, TableReference};
+use datafusion::functions_aggregate::expr_fn::min;
+use datafusion::logical_expr::{ident, lit};
+use datafusion::prelude::SessionContext;
+
+use crate::archive::data_file::INGESTED_AT;
+use crate::archive::{Archive, ArchiveError, DATE_PARTITION, HISTORY_SUFFIX, ReadOptions};
+use crate::schema;
+pub use ledger::{Observation, RopCompleteness, Rules, ledger};
+
+/// Microseconds in a day.
+const DAY_US: i64 = 86_400_000_000;
+
+/// A node's ROP: (node, `period_start`, `granularity_s`).
+type NodeRop = (String, i64, i32);
+
+/// The archive could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CompletenessError {
+    /// The archive could not be opened or listed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// Reading a table failed.
+    #[error("reading archive table {table}: {source}")]
+    Read {
+        table: String,
+        source: datafusion::error::DataFusionError,
+    },
+}
+
+/// The completeness of every ROP of `system` in `[rules.from, rules.to)`.
+pub async fn completeness(
+    archive: &Archive,
+    system: &str,
+    rules: &Rules,
+) -> Result<Vec<RopCompleteness>, CompletenessError> {
+    let observations = observe(archive, system, rules.from - rules.lookback, rules.to).await?;
+    Ok(ledger(&observations, rules))
+}
+
+/// What the archive holds of each node and ROP of `system` with `period_start` in
+/// `[from, to)`: tables with rows, and when the first of them was ingested.
+pub async fn observe(
+    archive: &Archive,
+    system: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Observation>, CompletenessError> {
+    let ctx = SessionContext::new();
+    let options = ReadOptions {
+        as_of: None,
+        system: Some(system.to_string()),
+    };
+    let tables = archive.register_tables(&ctx, options).await?;
+    let moment = |micros| {
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(micros),
+            Some("UTC".into()),
+        ))
+    };
+    let day = |micros: i64| lit(ScalarValue::Date32(Some(micros.div_euclid(DAY_US) as i32)));
+    let keep = ident(DATE_PARTITION)
+        .gt_eq(day(from))
+        .and(ident(DATE_PARTITION).lt_eq(day(to)))
+        .and(ident(schema::PERIOD_START).gt_eq(moment(from)))
+        .and(ident(schema::PERIOD_START).lt(moment(to)));
+    let mut seen: HashMap<NodeRop, (u32, i64)> = HashMap::new();
+    for table in &tables {
+        let failed = |source| CompletenessError::Read {
+            table: table.clone(),
+            source,
+        };
+        let batches = ctx
+            .table(TableReference::bare(format!("{table}{HISTORY_SUFFIX}")))
+            .await
+            .and_then(|frame| frame.filter(keep.clone()))
+            .and_then(|frame| {
+                frame.aggregate(
+                    vec![
+                        ident(schema::NE),
+                        ident(schema::PERIOD_START),
+                        ident(schema::GRANULARITY_S),
+                    ],
+                    vec![min(ident(INGESTED_AT)).alias("first_ingested")],
+                )
+            })
+            .map_err(failed)?
+            .collect()
+            .await
+            .map_err(failed)?;
+        for batch in &batches {
+            for (key, first) in rows(batch).map_err(|e| failed(e.into()))? {
+                let entry = seen.entry(key).or_insert((0, first));
+                entry.0 += 1;
+                entry.1 = entry.1.min(first);
+            }
+        }
+    }
+    Ok(seen
+        .into_iter()
+        .map(
+            |((ne, period_start, granularity_s), (tables, first_ingested))| Observation {
+                ne,
+                period_start,
+                granularity_s,
+                tables,
+                first_ingested,
+            },
+        )
+        .collect())
+}
+
+/// The (node, period, granularity) and first ingest time of each row of an
+/// aggregate.
+fn rows(batch: &RecordBatch) -> Result<Vec<(NodeRop, i64)>, arrow::error::ArrowError> {
+    let ne = cast(batch.column(0), &DataType::Utf8)?;
+    let ne = ne.as_string::<i32>();
+    let periods = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+    let granularities = batch.column(2).as_primitive::<Int32Type>();
+    let first = batch.column(3).as_primitive::<TimestampMicrosecondType>();
+    Ok((0..batch.num_rows())
+        .filter(|&row| !ne.is_null(row) && !periods.is_null(row))
+        .map(|row| {
+            let key = (
+                ne.value(row).to_string(),
+                periods.value(row),
+                granularities.value(row),
+            );
+            (key, first.value(row))
+        })
+        .collect())
+}

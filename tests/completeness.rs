@@ -1,0 +1,169 @@
+//! `pmflow completeness` end to end: files ingested into an archive with one node's
+//! file missing, then arriving late, then corrected; the ledger read as JSON and CSV.
+
+mod common;
+
+use std::path::Path;
+
+use common::history::{corrected, ingest_5ga};
+use common::service::{Service, run_args};
+use common::{generate, names_in, pmflow_ok, stage};
+use serde_json::Value;
+
+/// The ledger of system 5ga from 00:00 to 00:45 of the generated day, as JSON.
+fn ledger(archive: &Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "completeness",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--from",
+        "2026-01-05T00:00:00Z",
+        "--to",
+        "2026-01-05T00:45:00Z",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&pmflow_ok(&args)).unwrap()
+}
+
+/// Of each ROP: its start, expected and received nodes, missing, late and partial
+/// ones.
+fn summary(ledger: &[Value]) -> Vec<String> {
+    ledger
+        .iter()
+        .map(|rop| {
+            format!(
+                "{} {}/{} missing {} late {} partial {}",
+                rop["period_start"].as_str().unwrap(),
+                rop["received"],
+                rop["expected"],
+                rop["missing"],
+                rop["late_nodes"],
+                rop["partial"],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_node_whose_second_file_never_came_is_missing_there_only_until_it_arrives_late() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
+    generate(&generated, "5ga", 6, 3);
+    let absent = "A20260105.0015+0000-0030+0000_gNB0004.xml";
+    let inbox = tmp.path().join("inbox");
+    for name in names_in(&generated).iter().filter(|n| *n != absent) {
+        stage(&inbox, &[generated.join(name)]);
+    }
+    ingest_5ga(&inbox, &archive);
+
+    assert_eq!(
+        summary(&ledger(&archive, &[])),
+        [
+            "2026-01-05T00:00:00Z 6/6 missing [] late [] partial 0",
+            "2026-01-05T00:15:00Z 5/6 missing [\"gNB0004\"] late [] partial 0",
+            "2026-01-05T00:30:00Z 6/6 missing [] late [] partial 0",
+        ]
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let late = tmp.path().join("late");
+    stage(&late, &[generated.join(absent)]);
+    ingest_5ga(&late, &archive);
+    let complete = [
+        "2026-01-05T00:00:00Z 6/6 missing [] late [] partial 0",
+        "2026-01-05T00:15:00Z 6/6 missing [] late [] partial 0",
+        "2026-01-05T00:30:00Z 6/6 missing [] late [] partial 0",
+    ];
+    assert_eq!(summary(&ledger(&archive, &[])), complete);
+    let strict = ledger(&archive, &["--late-after", "1s"]);
+    assert_eq!(
+        summary(&strict)[1],
+        "2026-01-05T00:15:00Z 6/6 missing [] late [\"gNB0004\"] partial 0"
+    );
+    assert_eq!(strict[1]["late"], 1);
+
+    // A corrected file counts its node once, and its first arrival was in time.
+    let again = tmp.path().join("again");
+    corrected(
+        &generated.join("A20260105.0000+0000-0015+0000_gNB0001.xml"),
+        7,
+        &again,
+    );
+    ingest_5ga(&again, &archive);
+    assert_eq!(
+        summary(&ledger(&archive, &["--late-after", "1s"]))[0],
+        complete[0]
+    );
+
+    let csv = pmflow_ok(&[
+        "completeness",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--from",
+        "2026-01-05T00:15:00Z",
+        "--to",
+        "2026-01-05T00:30:00Z",
+        "--format",
+        "csv",
+        "--nodes",
+        write_nodes(tmp.path(), &["gNB0001", "gNB0009"])
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "period_start,granularity_s,expected,received,missing,late,late_nodes,partial,partial_nodes",
+            "2026-01-05T00:15:00Z,900,2,6,gNB0009,0,,0,",
+        ]
+    );
+}
+
+/// A node list file naming `nodes`.
+fn write_nodes(dir: &Path, nodes: &[&str]) -> std::path::PathBuf {
+    let path = dir.join("nodes.txt");
+    std::fs::write(&path, format!("# expected nodes\n{}\n", nodes.join("\n"))).unwrap();
+    path
+}
+
+#[test]
+fn the_service_answers_completeness_as_the_command_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
+    generate(&generated, "5ga", 3, 3);
+    let inbox = tmp.path().join("inbox");
+    for name in names_in(&generated)
+        .iter()
+        .filter(|n| !n.contains("0015+0000-0030+0000_gNB0002"))
+    {
+        stage(&inbox, &[generated.join(name)]);
+    }
+    ingest_5ga(&inbox, &archive);
+    let plan = common::five_ga::plan(tmp.path(), 1);
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let args = run_args(
+        &plan,
+        empty.to_str().unwrap(),
+        &archive,
+        "0 0 0 1 1 *",
+        3600,
+    );
+    let service = Service::start(&args, &[]);
+    let path = "/api/v1/systems/5ga/completeness?from=2026-01-05T00:00:00Z&to=2026-01-05T00:45:00Z";
+    let (code, body) = service.request("GET", path);
+    assert_eq!(code, 200, "{body}");
+    let answered: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answered, ledger(&archive, &[]));
+    assert_eq!(answered[1]["missing"], serde_json::json!(["gNB0002"]));
+    let backwards =
+        "/api/v1/systems/5ga/completeness?from=2026-01-05T01:00:00Z&to=2026-01-05T00:00:00Z";
+    assert_eq!(service.request("GET", backwards).0, 400);
+    assert_eq!(service.request("GET", &path.replace("5ga", "4ga")).0, 404);
+}
