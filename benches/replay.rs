@@ -50,6 +50,20 @@ fn pmflow(args: &[&str]) {
     );
 }
 
+/// `pmflow ingest` of `inbox` as system 5ga into the sink given by `flag value`.
+fn ingest(inbox: &Path, flag: &str, value: &str) {
+    let inbox = inbox.to_str().expect("UTF-8 path");
+    pmflow(&[
+        "ingest",
+        inbox,
+        "--system",
+        "5ga",
+        "--no-settle",
+        flag,
+        value,
+    ]);
+}
+
 /// Hard links of `files` in the new folder `inbox`.
 fn staged(files: &[PathBuf], inbox: &Path) -> PathBuf {
     std::fs::create_dir_all(inbox).expect("inbox");
@@ -149,16 +163,7 @@ fn main() {
     let archive = tmp.path().join("archive");
     let archive_arg = archive.to_str().expect("UTF-8 path");
     let inbox = staged(&files, &tmp.path().join("archive-inbox"));
-    let inbox_arg = inbox.to_str().expect("UTF-8 path");
-    pmflow(&[
-        "ingest",
-        inbox_arg,
-        "--system",
-        "5ga",
-        "--no-settle",
-        "--archive",
-        archive_arg,
-    ]);
+    ingest(&inbox, "--archive", archive_arg);
     println!(
         "{} files of {nodes} nodes x 96 periods archived",
         files.len()
@@ -169,16 +174,7 @@ fn main() {
         let sink = fresh_database(&server, "pmflow_bench_ingest");
         let inbox = staged(&files, &tmp.path().join(format!("inbox{round}")));
         let started = Instant::now();
-        let inbox_arg = inbox.to_str().expect("UTF-8 path");
-        pmflow(&[
-            "ingest",
-            inbox_arg,
-            "--system",
-            "5ga",
-            "--no-settle",
-            "--sink",
-            &sink,
-        ]);
+        ingest(&inbox, "--sink", &sink);
         ingest_best = ingest_best.min(started.elapsed());
 
         let sink = fresh_database(&server, "pmflow_bench_replay");
@@ -209,20 +205,11 @@ fn main() {
         .map(|n| n.parse::<u64>().expect("a count"))
         .sum();
     println!("{rows} measurement rows");
-    for (name, time) in [
-        ("ingest into MariaDB", ingest_best),
-        ("replay into MariaDB", replay_best),
-    ] {
-        let secs = time.as_secs_f64();
-        println!(
-            "{name:<32} {secs:8.2} s {:>10.0} rows/s",
-            rows as f64 / secs
-        );
-    }
-    println!(
-        "{:<32} {:8.2}",
-        "ratio replay / ingest (rows/s)",
-        ingest_best.as_secs_f64() / replay_best.as_secs_f64()
+    let rows = rows as usize;
+    common::report(
+        rows,
+        ("replay into MariaDB", replay_best.as_secs_f64()),
+        ("ingest into MariaDB", ingest_best.as_secs_f64()),
     );
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -240,23 +227,13 @@ fn main() {
         let (read, read_rows) = runtime.block_on(replay_read(&opened, &selection));
         let (scan, scan_rows) = runtime.block_on(bare_scan(&archive, &selection));
         assert_eq!(read_rows, scan_rows, "both read every row of the day");
-        assert_eq!(read_rows, rows, "the rows delivered");
+        assert_eq!(read_rows as usize, rows, "the rows delivered");
         read_best = read_best.min(read);
         scan_best = scan_best.min(scan);
     }
-    for (name, time) in [
-        ("replay read of the day", read_best),
-        ("bare DataFusion scan", scan_best),
-    ] {
-        let secs = time.as_secs_f64();
-        println!(
-            "{name:<32} {secs:8.2} s {:>10.0} rows/s",
-            rows as f64 / secs
-        );
-    }
-    println!(
-        "{:<32} {:8.2}",
-        "ratio scan / replay read (time)",
-        scan_best.as_secs_f64() / read_best.as_secs_f64()
+    common::report(
+        rows,
+        ("replay read of the day", read_best.as_secs_f64()),
+        ("bare DataFusion scan", scan_best.as_secs_f64()),
     );
 }

@@ -6,12 +6,17 @@ mod common;
 use std::path::Path;
 
 use common::history::{corrected, ingest_5ga};
-use common::service::{Service, run_args};
+use common::service::idle_5ga_service;
 use common::{generate, names_in, pmflow_ok, stage};
 use serde_json::Value;
 
-/// The ledger of system 5ga from 00:00 to 00:45 of the generated day, as JSON.
-fn ledger(archive: &Path, extra: &[&str]) -> Vec<Value> {
+/// `pmflow completeness` of system 5ga from `archive` between the times of the
+/// generated day `from` and `to` (`hh:mm`) with `extra` arguments; stdout.
+fn completeness(archive: &Path, from: &str, to: &str, extra: &[&str]) -> String {
+    let (from, to) = (
+        format!("2026-01-05T{from}:00Z"),
+        format!("2026-01-05T{to}:00Z"),
+    );
     let mut args = vec![
         "completeness",
         "--archive",
@@ -19,14 +24,18 @@ fn ledger(archive: &Path, extra: &[&str]) -> Vec<Value> {
         "--system",
         "5ga",
         "--from",
-        "2026-01-05T00:00:00Z",
+        &from,
         "--to",
-        "2026-01-05T00:45:00Z",
-        "--format",
-        "json",
+        &to,
     ];
     args.extend_from_slice(extra);
-    serde_json::from_str(&pmflow_ok(&args)).unwrap()
+    pmflow_ok(&args)
+}
+
+/// The ledger of system 5ga from 00:00 to 00:45 of the generated day, as JSON.
+fn ledger(archive: &Path, extra: &[&str]) -> Vec<Value> {
+    let args = [&["--format", "json"], extra].concat();
+    serde_json::from_str(&completeness(archive, "00:00", "00:45", &args)).unwrap()
 }
 
 /// Of each ROP: its start, expected and received nodes, missing, late and partial
@@ -99,23 +108,9 @@ fn a_node_whose_second_file_never_came_is_missing_there_only_until_it_arrives_la
         complete[0]
     );
 
-    let csv = pmflow_ok(&[
-        "completeness",
-        "--archive",
-        archive.to_str().unwrap(),
-        "--system",
-        "5ga",
-        "--from",
-        "2026-01-05T00:15:00Z",
-        "--to",
-        "2026-01-05T00:30:00Z",
-        "--format",
-        "csv",
-        "--nodes",
-        write_nodes(tmp.path(), &["gNB0001", "gNB0009"])
-            .to_str()
-            .unwrap(),
-    ]);
+    let nodes = write_nodes(tmp.path(), &["gNB0001", "gNB0009"]);
+    let nodes = ["--format", "csv", "--nodes", nodes.to_str().unwrap()];
+    let csv = completeness(&archive, "00:15", "00:30", &nodes);
     assert_eq!(
         csv.lines().collect::<Vec<_>>(),
         [
@@ -145,17 +140,7 @@ fn the_service_answers_completeness_as_the_command_does() {
         stage(&inbox, &[generated.join(name)]);
     }
     ingest_5ga(&inbox, &archive);
-    let plan = common::five_ga::plan(tmp.path(), 1);
-    let empty = tmp.path().join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let args = run_args(
-        &plan,
-        empty.to_str().unwrap(),
-        &archive,
-        "0 0 0 1 1 *",
-        3600,
-    );
-    let service = Service::start(&args, &[]);
+    let service = idle_5ga_service(tmp.path(), &archive, &[], &[]);
     let path = "/api/v1/systems/5ga/completeness?from=2026-01-05T00:00:00Z&to=2026-01-05T00:45:00Z";
     let (code, body) = service.request("GET", path);
     assert_eq!(code, 200, "{body}");

@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::clickhouse;
-use common::five_ga;
 use common::history::{corrected, first_and_late, ingest_5ga, moment_between_commits, stage_all};
 use common::mysql::TestDb;
-use common::service::{Service, run_args};
+use common::service::{Service, idle_5ga_service};
 use common::{QueryClient, generate, names_in, pmflow, pmflow_ok, repo, stage};
 
 /// The measurement tables and rule outputs of system 5ga, as MariaDB holds them.
@@ -455,19 +454,9 @@ fn a_replay_asked_over_http_with_the_token_reaches_done_and_the_store_is_exact()
         TestDb::new("replay_http"),
         TestDb::new("replay_http_direct"),
     );
-    let inbox = tmp.path().join("empty-inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let plan = five_ga::plan(tmp.path(), 1);
-    let mut args = run_args(
-        &plan,
-        inbox.to_str().unwrap(),
-        &archive,
-        "0 0 0 1 1 *",
-        3600,
-    );
-    args.extend(["--sink".to_string(), replayed.url("")]);
     let token = "t0ken-S3cret";
-    let mut service = Service::start(&args, &[("PMFLOW__SERVICE__API_TOKEN", token)]);
+    let env = [("PMFLOW__SERVICE__API_TOKEN", token)];
+    let mut service = idle_5ga_service(tmp.path(), &archive, &[replayed.url("")], &env);
 
     let body = r#"{"system": "5ga", "from": "2026-01-05T00:15:00Z", "to": "2026-01-05T00:45:00Z"}"#;
     let post = |token: Option<&str>, body: &str| {
@@ -564,18 +553,7 @@ fn a_second_replay_of_a_system_waits_queued_and_delete_cancels_a_running_one() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, archive) = archived_network(tmp.path(), 2, 4);
     let db = TestDb::new("replay_cancel");
-    let inbox = tmp.path().join("empty-inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let plan = five_ga::plan(tmp.path(), 1);
-    let mut args = run_args(
-        &plan,
-        inbox.to_str().unwrap(),
-        &archive,
-        "0 0 0 1 1 *",
-        3600,
-    );
-    args.extend(["--sink".to_string(), db.url("")]);
-    let mut service = Service::start(&args, &[]);
+    let mut service = idle_5ga_service(tmp.path(), &archive, &[db.url("")], &[]);
 
     // At 1x the first period's files go at once and the next ones 15 minutes later.
     let slow = r#"{"system": "5ga", "from": "2026-01-05T00:00:00Z", "to": "2026-01-05T01:00:00Z",

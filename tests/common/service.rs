@@ -31,6 +31,24 @@ pub fn run_args(plan: &Path, source: &str, archive: &Path, cron: &str, delay: u6
     .into()
 }
 
+/// `pmflow run` of system 5ga over an empty inbox into `archive` and `sinks`, its
+/// schedule a year away: a service for the tests of what it answers over HTTP.
+pub fn idle_5ga_service(
+    tmp: &Path,
+    archive: &Path,
+    sinks: &[String],
+    env: &[(&str, &str)],
+) -> Service {
+    let inbox = tmp.join("empty-inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let plan = super::five_ga::plan(tmp, 1);
+    let mut args = run_args(&plan, inbox.to_str().unwrap(), archive, "0 0 0 1 1 *", 3600);
+    for sink in sinks {
+        args.extend(["--sink".to_string(), sink.clone()]);
+    }
+    Service::start(&args, env)
+}
+
 /// A running `pmflow run`.
 pub struct Service {
     child: Option<Child>,
