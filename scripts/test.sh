@@ -31,6 +31,8 @@ echo "== ZooKeeper for the leader-election tests"
 export PMFLOW_TEST_ZOOKEEPER="$(scripts/zookeeper.sh)"
 echo "== moto's S3-compatible server for the archive-on-S3 tests"
 export PMFLOW_TEST_S3="$(scripts/s3.sh)"
+echo "== Prometheus and promtool for the monitoring tests (each test starts its own)"
+scripts/prometheus.sh >/dev/null
 echo "== Python deltalake: the archive tests' independent reader"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "deltalake>=1.1,<2" "pyarrow>=15"

@@ -34,7 +34,7 @@ pub const ROWS: &str = "pmflow_rows_total";
 pub const COUNTER_VALUES: &str = "pmflow_counter_values_total";
 /// Time spent per file in each stage (`stage` = fetch, parse, plan, sink).
 pub const STAGE_SECONDS: &str = "pmflow_stage_duration_seconds";
-/// Failed sink writes (`sink` = parquet, mysql, clickhouse, kafka; `required`;
+/// Failed sink writes (`sink` = archive, mysql, clickhouse, kafka; `required`;
 /// `outcome` = transient, rejected).
 pub const SINK_ERRORS: &str = "pmflow_sink_errors_total";
 /// How long the oldest file still held back has been held.
@@ -51,6 +51,8 @@ pub const CYCLES_SKIPPED: &str = "pmflow_cycles_skipped_total";
 pub const CYCLE_ERRORS: &str = "pmflow_cycle_errors_total";
 /// 1 while this process leads the system, else 0.
 pub const LEADER: &str = "pmflow_leader";
+/// When the last cycle finished (Unix time, seconds; 0 before the first).
+pub const LAST_CYCLE: &str = "pmflow_last_cycle_timestamp_seconds";
 /// Files a replay delivered again (`outcome` = done, failed, held).
 pub const REPLAY_FILES: &str = "pmflow_replay_files_total";
 /// Rows a replay delivered again.
@@ -97,10 +99,65 @@ pub fn describe() {
     );
     describe_counter!(CYCLE_ERRORS, "Cycles that could not list their source");
     describe_gauge!(LEADER, "1 while this process leads the system");
+    describe_gauge!(
+        LAST_CYCLE,
+        Unit::Seconds,
+        "When the last cycle finished (Unix time; 0 before the first)"
+    );
     describe_counter!(REPLAY_FILES, "Files a replay delivered again, by outcome");
     describe_counter!(REPLAY_ROWS, "Rows a replay delivered again");
     describe_counter!(REPLAYS, "Replays ended, by state");
     describe_histogram!(REPLAY_SECONDS, Unit::Seconds, "Wall-clock time of a replay");
+}
+
+/// Registers every metric family of `system` at zero, with the labels of its `sinks`
+/// (each sink's kind and whether it is required), so that the first scrape already
+/// shows them and `rate()` and absence alerts behave.
+pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
+    let label = || ("system", system.to_string());
+    for name in [
+        FILES_SCANNED,
+        FILES_PROCESSED,
+        FILES_FAILED,
+        FILES_SKIPPED,
+        BYTES,
+        ROWS,
+        COUNTER_VALUES,
+        CYCLES,
+        CYCLES_SKIPPED,
+        CYCLE_ERRORS,
+        REPLAY_ROWS,
+    ] {
+        counter!(name, &[label()]).increment(0);
+    }
+    for name in [
+        FILES_QUEUED,
+        FILES_SETTLING,
+        OLDEST_HELD,
+        QUEUE_DEPTH,
+        LEADER,
+        LAST_CYCLE,
+    ] {
+        gauge!(name, &[label()]).set(0.0);
+    }
+    for outcome in ["done", "failed", "held"] {
+        counter!(REPLAY_FILES, "system" => system.to_string(), "outcome" => outcome).increment(0);
+    }
+    for state in ["done", "failed", "cancelled"] {
+        counter!(REPLAYS, "system" => system.to_string(), "state" => state).increment(0);
+    }
+    for &(sink, required) in sinks {
+        for kind in [FailureKind::Transient, FailureKind::Rejected] {
+            counter!(
+                SINK_ERRORS,
+                "system" => system.to_string(),
+                "sink" => sink,
+                "required" => if required { "true" } else { "false" },
+                "outcome" => kind.label()
+            )
+            .increment(0);
+        }
+    }
 }
 
 /// Records the start of a cycle: no file of it is queued yet.
@@ -169,6 +226,10 @@ pub fn cycle_finished(stats: &CycleStats) {
     let system = stats.system.clone();
     gauge!(OLDEST_HELD, "system" => system.clone()).set(stats.oldest_held.as_secs_f64());
     counter!(CYCLES, "system" => system.clone()).increment(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    gauge!(LAST_CYCLE, "system" => system.clone()).set(now.as_secs_f64());
     histogram!(CYCLE_SECONDS, "system" => system).record(stats.wall.as_secs_f64());
 }
 

@@ -106,6 +106,14 @@ impl Delivery {
         self.in_flight
     }
 
+    /// Each sink's kind and whether it is required: the labels of its metrics.
+    pub fn sink_labels(&self) -> Vec<(&'static str, bool)> {
+        self.sinks
+            .iter()
+            .map(|slot| (slot.sink.kind(), slot.required))
+            .collect()
+    }
+
     /// Tells every sink that `files` more files are on their way to it (negative:
     /// files announced that will not come).
     pub fn announce(&self, files: isize) {

@@ -363,6 +363,11 @@ impl Pipeline {
         source.into_iter().chain(sinks).collect()
     }
 
+    /// Each sink's kind and whether it is required: the labels of its metrics.
+    pub fn sink_labels(&self) -> Vec<(&'static str, bool)> {
+        self.delivery.sink_labels()
+    }
+
     /// The system this pipeline runs.
     pub fn system(&self) -> &str {
         &self.system

@@ -88,6 +88,7 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
                     system: name.clone(),
                     source,
                 })?;
+        telemetry::register_system(&name, &pipeline.sink_labels());
         let leadership = match &config.zookeeper {
             Some(zookeeper) => {
                 let (leadership, task) =

@@ -190,7 +190,7 @@ impl SinkError {
 pub trait Sink: Send + Sync {
     /// Human-readable name, never including credentials.
     fn describe(&self) -> String;
-    /// The kind of store (`parquet`, `mysql`, `clickhouse`, `kafka`), for metric labels.
+    /// The kind of store (`archive`, `mysql`, `clickhouse`, `kafka`), for metric labels.
     fn kind(&self) -> &'static str;
     /// Checks that the store answers, without writing: what `GET /readyz` asks.
     async fn probe(&self) -> Result<(), String>;

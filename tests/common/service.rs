@@ -197,7 +197,7 @@ fn signal(pid: u32, signal: &str) {
 }
 
 /// A minimal HTTP/1.1 client: one request, `Connection: close`, body read to the end.
-fn http_request(
+pub fn http_request(
     address: &str,
     method: &str,
     path: &str,
@@ -223,5 +223,29 @@ fn http_request(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    Ok((code, body.to_string()))
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Ok((
+        code,
+        if chunked {
+            dechunked(body)
+        } else {
+            body.to_string()
+        },
+    ))
+}
+
+/// The body of a chunked response: each chunk's size line and data, then `0`.
+fn dechunked(mut body: &str) -> String {
+    let mut data = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        data.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    data
 }
