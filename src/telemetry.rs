@@ -11,6 +11,7 @@ use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 
+use crate::completeness::RopCompleteness;
 use crate::pipeline::{CycleStats, FileOutcome, FileReport};
 use crate::sink::FailureKind;
 
@@ -53,6 +54,11 @@ pub const CYCLE_ERRORS: &str = "pmflow_cycle_errors_total";
 pub const LEADER: &str = "pmflow_leader";
 /// When the last cycle finished (Unix time, seconds; 0 before the first).
 pub const LAST_CYCLE: &str = "pmflow_last_cycle_timestamp_seconds";
+/// Nodes of the system's last closed ROP, by `state` (expected, received, missing,
+/// late, partial): see `completeness`.
+pub const LAST_ROP_NODES: &str = "pmflow_last_rop_nodes";
+/// Begin of the system's last closed ROP (Unix time, seconds; 0 before it is known).
+pub const LAST_ROP_START: &str = "pmflow_last_rop_period_start_seconds";
 /// Files a replay delivered again (`outcome` = done, failed, held).
 pub const REPLAY_FILES: &str = "pmflow_replay_files_total";
 /// Rows a replay delivered again.
@@ -104,6 +110,15 @@ pub fn describe() {
         Unit::Seconds,
         "When the last cycle finished (Unix time; 0 before the first)"
     );
+    describe_gauge!(
+        LAST_ROP_NODES,
+        "Nodes of the last closed ROP: expected, received, missing, late, partial"
+    );
+    describe_gauge!(
+        LAST_ROP_START,
+        Unit::Seconds,
+        "Begin of the last closed ROP (Unix time)"
+    );
     describe_counter!(REPLAY_FILES, "Files a replay delivered again, by outcome");
     describe_counter!(REPLAY_ROWS, "Rows a replay delivered again");
     describe_counter!(REPLAYS, "Replays ended, by state");
@@ -137,8 +152,12 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
         QUEUE_DEPTH,
         LEADER,
         LAST_CYCLE,
+        LAST_ROP_START,
     ] {
         gauge!(name, &[label()]).set(0.0);
+    }
+    for state in ROP_STATES {
+        gauge!(LAST_ROP_NODES, "system" => system.to_string(), "state" => state).set(0.0);
     }
     for outcome in ["done", "failed", "held"] {
         counter!(REPLAY_FILES, "system" => system.to_string(), "outcome" => outcome).increment(0);
@@ -157,6 +176,25 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
             )
             .increment(0);
         }
+    }
+}
+
+/// The states of [`LAST_ROP_NODES`].
+const ROP_STATES: [&str; 5] = ["expected", "received", "missing", "late", "partial"];
+
+/// Records the completeness of the system's last closed ROP, which began at
+/// `period_start` (microseconds).
+pub fn last_closed_rop(system: &str, period_start: i64, rop: &RopCompleteness) {
+    gauge!(LAST_ROP_START, "system" => system.to_string()).set(period_start as f64 / 1e6);
+    let counts = [
+        rop.expected,
+        rop.received,
+        rop.missing.len(),
+        rop.late,
+        rop.partial,
+    ];
+    for (state, nodes) in ROP_STATES.into_iter().zip(counts) {
+        gauge!(LAST_ROP_NODES, "system" => system.to_string(), "state" => state).set(nodes as f64);
     }
 }
 

@@ -6,9 +6,10 @@ mod common;
 use std::path::Path;
 
 use common::history::{corrected, ingest_5ga};
-use common::service::idle_5ga_service;
+use common::service::{Service, idle_5ga_service, run_args};
 use common::{generate, names_in, pmflow_ok, stage};
 use serde_json::Value;
+use std::time::Duration;
 
 /// `pmflow completeness` of system 5ga from `archive` between the times of the
 /// generated day `from` and `to` (`hh:mm`) with `extra` arguments; stdout.
@@ -151,4 +152,60 @@ fn the_service_answers_completeness_as_the_command_does() {
         "/api/v1/systems/5ga/completeness?from=2026-01-05T01:00:00Z&to=2026-01-05T00:00:00Z";
     assert_eq!(service.request("GET", backwards).0, 400);
     assert_eq!(service.request("GET", &path.replace("5ga", "4ga")).0, 404);
+}
+
+#[test]
+fn the_service_exports_the_missing_nodes_of_the_last_closed_rop() {
+    let tmp = tempfile::tempdir().unwrap();
+    const ROP: i64 = 900;
+    // The last closed ROP ends 30 minutes (late_after) or more before now.
+    let now = chrono::Utc::now().timestamp();
+    let closed = (now - 1800 - ROP).div_euclid(ROP) * ROP;
+    let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+    let generated = tmp.path().join("gen");
+    let start = at(closed - 2 * ROP).to_rfc3339();
+    pmflow_ok(&[
+        "gen",
+        "--out",
+        generated.to_str().unwrap(),
+        "--system",
+        "5ga",
+        "--nodes",
+        "3",
+        "--rops",
+        "4",
+        "--start",
+        &start,
+    ]);
+    let absent = format!("A{}+0000-", at(closed).format("%Y%m%d.%H%M"));
+    let inbox = tmp.path().join("inbox");
+    for name in names_in(&generated) {
+        if !(name.starts_with(&absent) && name.contains("gNB0002")) {
+            stage(&inbox, &[generated.join(name)]);
+        }
+    }
+    assert_eq!(names_in(&inbox).len(), 11);
+    let archive = tmp.path().join("archive");
+    let plan = common::five_ga::plan(tmp.path(), 1);
+    let args = run_args(&plan, inbox.to_str().unwrap(), &archive, "0 0 0 1 1 *", 0);
+    let mut service = Service::start(&args, &[]);
+    let start_metric = "pmflow_last_rop_period_start_seconds{system=\"5ga\"}";
+    service.wait_for("the last ROP measured", Duration::from_secs(60), |s| {
+        s.metrics()[start_metric] > 0.0
+    });
+    let metrics = service.metrics();
+    let nodes = |state: &str| {
+        metrics[&format!("pmflow_last_rop_nodes{{system=\"5ga\",state=\"{state}\"}}")]
+    };
+    let measured = metrics[start_metric] as i64;
+    // A quarter-hour may have passed since `closed` was computed: then the next ROP,
+    // which every node sent, is the last closed one.
+    let expected_missing = match measured - closed {
+        0 => 1.0,
+        ROP => 0.0,
+        other => panic!("last closed ROP {measured}, computed {closed} ({other} s apart)"),
+    };
+    assert_eq!(nodes("expected"), 3.0);
+    assert_eq!(nodes("missing"), expected_missing);
+    assert_eq!(nodes("received"), 3.0 - expected_missing);
 }

@@ -189,7 +189,7 @@ fn prometheus_scraping_pmflow_evaluates_every_rule_and_dashboard_expression() {
             .flatten()
             .flat_map(|g| g["rules"].as_array().unwrap())
             .collect();
-        rules.len() == 9 && rules.iter().all(|r| r["health"] == "ok")
+        rules.len() == 10 && rules.iter().all(|r| r["health"] == "ok")
     });
 
     // Every family is served from the first scrape, but histograms, which the

@@ -13,8 +13,10 @@ use tracing::{debug, error, info, warn};
 use super::leader::Leadership;
 use super::schedule::Schedule;
 use crate::archive::Archive;
+use crate::completeness::{self, Rules};
 use crate::config::SystemPlan;
 use crate::pipeline::{CycleStats, Pipeline};
+use crate::replay::parse_moment;
 use crate::sink::archive::config::ArchiveConfig;
 use crate::telemetry;
 
@@ -361,6 +363,9 @@ impl SystemRunner {
             result = self.pipeline.run_cycle(&|_| {}, &stop) => result,
             () = lost_leadership => unreachable!("never completes"),
         };
+        if result.is_ok() {
+            tokio::spawn(self.clone().measure_completeness());
+        }
         let mut status = self.lock_status();
         status.running = false;
         status.cycles += 1;
@@ -374,6 +379,42 @@ impl SystemRunner {
                 error!(system = self.system(), error = %cause, "cycle failed");
                 status.last_error = Some(cause.to_string());
             }
+        }
+    }
+
+    /// Exports the completeness of the system's last closed ROP — the latest that
+    /// ended `late_after` (30 minutes) ago or earlier — from its archive, the nodes
+    /// seen within a day before it expected. Failures are logged; the next cycle
+    /// tries again.
+    async fn measure_completeness(self: Arc<Self>) {
+        const DAY_US: i64 = 86_400_000_000;
+        let Some(url) = self.archive() else {
+            return;
+        };
+        let system = self.system();
+        let now = Utc::now().timestamp_micros();
+        let defaults = Rules::with_defaults(now - DAY_US, now);
+        let rules = Rules {
+            to: now - defaults.late_after,
+            lookback: DAY_US,
+            ..defaults
+        };
+        let ledger = match Archive::open(url) {
+            Ok(archive) => completeness::completeness(&archive, system, &rules).await,
+            Err(error) => Err(error.into()),
+        };
+        let ledger = match ledger {
+            Ok(ledger) => ledger,
+            Err(error) => {
+                return warn!(system, %error, "cannot compute the last ROP's completeness");
+            }
+        };
+        let closed = ledger.iter().rev().find_map(|rop| {
+            let start = parse_moment(&rop.period_start).ok()?;
+            (start + i64::from(rop.granularity_s) * 1_000_000 <= rules.to).then_some((start, rop))
+        });
+        if let Some((start, rop)) = closed {
+            telemetry::last_closed_rop(system, start, rop);
         }
     }
 
