@@ -94,19 +94,71 @@ impl RopCompleteness {
 
 /// The completeness of every ROP of `[rules.from, rules.to)`, in order, from the
 /// `observations` of that range and of the look-back window before it.
+///
+/// Each node's observations are walked once, in order, against the ROP grid, with a
+/// window of the look-back sliding along: the work grows with nodes x ROPs, not with
+/// their square.
 pub fn ledger(observations: &[Observation], rules: &Rules) -> Vec<RopCompleteness> {
-    let mut by_rop: BTreeMap<(i64, i32), Vec<&Observation>> = BTreeMap::new();
-    let mut by_node: HashMap<&str, Vec<&Observation>> = HashMap::new();
+    let rops = grid(observations, rules);
+    let index: HashMap<(i64, i32), usize> =
+        rops.iter().enumerate().map(|(i, rop)| (*rop, i)).collect();
+    let mut entries: Vec<Tally> = rops.iter().map(|_| Tally::default()).collect();
+    let mut first_file: Vec<Option<i64>> = vec![None; rops.len()];
+    let mut by_node: BTreeMap<(&str, i32), Vec<&Observation>> = BTreeMap::new();
     for observation in observations {
-        by_rop
-            .entry((observation.period_start, observation.granularity_s))
-            .or_default()
-            .push(observation);
+        if let Some(&i) = index.get(&(observation.period_start, observation.granularity_s)) {
+            let first = first_file[i].get_or_insert(observation.first_ingested);
+            *first = (*first).min(observation.first_ingested);
+        }
         by_node
-            .entry(&observation.ne)
+            .entry((&observation.ne, observation.granularity_s))
             .or_default()
             .push(observation);
     }
+    for ((ne, granularity), mut seen) in by_node {
+        seen.sort_by_key(|o| o.period_start);
+        let listed = rules.nodes.as_ref().map(|nodes| nodes.contains(ne));
+        let mut window = Window::default();
+        for (i, &(start, _)) in rops.iter().enumerate().filter(|(_, r)| r.1 == granularity) {
+            window.slide(&seen, start, rules.lookback);
+            let here = window.here(&seen, start);
+            let tally = &mut entries[i];
+            let expected = listed.unwrap_or(window.any());
+            if expected {
+                tally.expected += 1;
+            }
+            match here {
+                None if expected => tally.missing.push(ne.to_string()),
+                None => {}
+                Some(observation) => {
+                    tally.received += 1;
+                    if observation.first_ingested - first_file[i].unwrap_or(0) > rules.late_after {
+                        tally.late.push(ne.to_string());
+                    }
+                    if observation.tables < window.usual_tables() {
+                        tally.partial.push(ne.to_string());
+                    }
+                }
+            }
+        }
+    }
+    if let Some(nodes) = &rules.nodes {
+        let observed: BTreeSet<&str> = observations.iter().map(|o| o.ne.as_str()).collect();
+        for never in nodes.iter().filter(|ne| !observed.contains(ne.as_str())) {
+            for tally in &mut entries {
+                tally.expected += 1;
+                tally.missing.push(never.clone());
+            }
+        }
+    }
+    rops.into_iter()
+        .zip(entries)
+        .map(|((start, granularity), tally)| tally.entry(start, granularity))
+        .collect()
+}
+
+/// The ROPs of the range: each granularity's multiples in `[from, to)`, in order.
+fn grid(observations: &[Observation], rules: &Rules) -> Vec<(i64, i32)> {
     let granularities: BTreeSet<i32> = observations
         .iter()
         .map(|o| o.granularity_s)
@@ -125,80 +177,84 @@ pub fn ledger(observations: &[Observation], rules: &Rules) -> Vec<RopCompletenes
         }
     }
     rops.sort();
-    rops.into_iter()
-        .map(|(start, granularity)| {
-            let here = by_rop
-                .get(&(start, granularity))
-                .map_or(&[][..], Vec::as_slice);
-            rop(start, granularity, here, &by_node, rules)
-        })
-        .collect()
+    rops
 }
 
-/// One ROP's entry from its observations `here`.
-fn rop(
-    start: i64,
-    granularity: i32,
-    here: &[&Observation],
-    by_node: &HashMap<&str, Vec<&Observation>>,
-    rules: &Rules,
-) -> RopCompleteness {
-    let window = |o: &&&Observation| {
-        o.granularity_s == granularity
-            && o.period_start <= start
-            && o.period_start > start - rules.lookback
-    };
-    let expected: BTreeSet<String> = match &rules.nodes {
-        Some(nodes) => nodes.clone(),
-        None => by_node
+/// What one ROP's entry is counted from.
+#[derive(Debug, Default)]
+struct Tally {
+    expected: usize,
+    received: usize,
+    missing: Vec<String>,
+    late: Vec<String>,
+    partial: Vec<String>,
+}
+
+impl Tally {
+    fn entry(mut self, start: i64, granularity_s: i32) -> RopCompleteness {
+        for names in [&mut self.missing, &mut self.late, &mut self.partial] {
+            names.sort();
+        }
+        RopCompleteness {
+            period_start: rfc3339(start),
+            granularity_s,
+            expected: self.expected,
+            received: self.received,
+            missing: self.missing,
+            late: self.late.len(),
+            late_nodes: self.late,
+            partial: self.partial.len(),
+            partial_nodes: self.partial,
+        }
+    }
+}
+
+/// One node's observations within the look-back before a ROP, ROP included
+/// (`seen[lo..hi]`), and how often each count of tables occurs among them.
+#[derive(Debug, Default)]
+struct Window {
+    lo: usize,
+    hi: usize,
+    tables: BTreeMap<u32, usize>,
+}
+
+impl Window {
+    /// Moves the window to end with the ROP starting at `start`.
+    fn slide(&mut self, seen: &[&Observation], start: i64, lookback: i64) {
+        while self.hi < seen.len() && seen[self.hi].period_start <= start {
+            *self.tables.entry(seen[self.hi].tables).or_default() += 1;
+            self.hi += 1;
+        }
+        while self.lo < self.hi && seen[self.lo].period_start <= start - lookback {
+            let count = self.tables.entry(seen[self.lo].tables).or_default();
+            *count -= 1;
+            if *count == 0 {
+                self.tables.remove(&seen[self.lo].tables);
+            }
+            self.lo += 1;
+        }
+    }
+
+    /// Whether the node was seen within the window.
+    fn any(&self) -> bool {
+        self.hi > self.lo
+    }
+
+    /// The node's observation of the ROP starting at `start`, if any.
+    fn here<'o>(&self, seen: &[&'o Observation], start: i64) -> Option<&'o Observation> {
+        seen[self.lo..self.hi]
+            .last()
+            .copied()
+            .filter(|o| o.period_start == start)
+    }
+
+    /// The count of tables the node sends most often (the larger on a tie).
+    fn usual_tables(&self) -> u32 {
+        self.tables
             .iter()
-            .filter(|(_, seen)| seen.iter().any(|o| window(&o)))
-            .map(|(ne, _)| ne.to_string())
-            .collect(),
-    };
-    let received: BTreeSet<&str> = here.iter().map(|o| o.ne.as_str()).collect();
-    let missing = expected
-        .iter()
-        .filter(|ne| !received.contains(ne.as_str()))
-        .cloned()
-        .collect();
-    let first_file = here.iter().map(|o| o.first_ingested).min().unwrap_or(0);
-    let late_nodes: Vec<String> = here
-        .iter()
-        .filter(|o| o.first_ingested - first_file > rules.late_after)
-        .map(|o| o.ne.clone())
-        .collect();
-    let partial_nodes: Vec<String> = here
-        .iter()
-        .filter(|o| {
-            let usual = usual_tables(by_node[o.ne.as_str()].iter().filter(|o| window(o)));
-            o.tables < usual
-        })
-        .map(|o| o.ne.clone())
-        .collect();
-    RopCompleteness {
-        period_start: rfc3339(start),
-        granularity_s: granularity,
-        expected: expected.len(),
-        received: received.len(),
-        missing,
-        late: late_nodes.len(),
-        late_nodes,
-        partial: partial_nodes.len(),
-        partial_nodes,
+            .max_by_key(|(tables, times)| (**times, **tables))
+            .map_or(0, |(tables, _)| *tables)
     }
-}
-
-/// The count of tables a node sends most often (the larger on a tie).
-fn usual_tables<'o>(seen: impl Iterator<Item = &'o &'o Observation>) -> u32 {
-    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
-    for observation in seen {
-        *counts.entry(observation.tables).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .max_by_key(|(tables, times)| (*times, *tables))
-        .map_or(0, |(tables, _)| tables)
 }
 
 /// A moment as RFC 3339 text, UTC, to the second.
