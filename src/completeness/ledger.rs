@@ -15,6 +15,7 @@
 //!   frequent count of tables per ROP within the look-back window).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -22,7 +23,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     /// The node.
-    pub ne: String,
+    pub ne: Arc<str>,
     /// Begin of the ROP (microseconds since the epoch, UTC).
     pub period_start: i64,
     /// The ROP's length in seconds.
@@ -111,7 +112,7 @@ pub fn ledger(observations: &[Observation], rules: &Rules) -> Vec<RopCompletenes
             *first = (*first).min(observation.first_ingested);
         }
         by_node
-            .entry((&observation.ne, observation.granularity_s))
+            .entry((&*observation.ne, observation.granularity_s))
             .or_default()
             .push(observation);
     }
@@ -143,7 +144,7 @@ pub fn ledger(observations: &[Observation], rules: &Rules) -> Vec<RopCompletenes
         }
     }
     if let Some(nodes) = &rules.nodes {
-        let observed: BTreeSet<&str> = observations.iter().map(|o| o.ne.as_str()).collect();
+        let observed: BTreeSet<&str> = observations.iter().map(|o| &*o.ne).collect();
         for never in nodes.iter().filter(|ne| !observed.contains(ne.as_str())) {
             for tally in &mut entries {
                 tally.expected += 1;

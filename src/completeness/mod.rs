@@ -7,6 +7,7 @@
 pub mod ledger;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -24,8 +25,8 @@ pub use ledger::{Observation, RopCompleteness, Rules, ledger};
 /// Microseconds in a day.
 const DAY_US: i64 = 86_400_000_000;
 
-/// A node's ROP: (node, `period_start`, `granularity_s`).
-type NodeRop = (String, i64, i32);
+/// A node's ROP: (node number, `period_start`, `granularity_s`).
+type NodeRop = (u32, i64, i32);
 
 /// The archive could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +79,9 @@ pub async fn observe(
         .and(ident(schema::PERIOD_START).gt_eq(moment(from)))
         .and(ident(schema::PERIOD_START).lt(moment(to)));
     let mut seen: HashMap<NodeRop, (u32, i64)> = HashMap::new();
+    // Node names are numbered as they come, each stored once.
+    let mut numbers: HashMap<Arc<str>, u32> = HashMap::new();
+    let mut names: Vec<Arc<str>> = Vec::new();
     for table in &tables {
         let failed = |source| CompletenessError::Read {
             table: table.clone(),
@@ -102,18 +106,30 @@ pub async fn observe(
             .await
             .map_err(failed)?;
         for batch in &batches {
-            for (key, first) in rows(batch).map_err(|e| failed(e.into()))? {
-                let entry = seen.entry(key).or_insert((0, first));
+            let visit = |ne: &str, period_start: i64, granularity_s: i32, first: i64| {
+                let number = match numbers.get(ne) {
+                    Some(number) => *number,
+                    None => {
+                        let name: Arc<str> = Arc::from(ne);
+                        names.push(name.clone());
+                        numbers.insert(name, names.len() as u32 - 1);
+                        names.len() as u32 - 1
+                    }
+                };
+                let entry = seen
+                    .entry((number, period_start, granularity_s))
+                    .or_insert((0, first));
                 entry.0 += 1;
                 entry.1 = entry.1.min(first);
-            }
+            };
+            rows(batch, visit).map_err(|e| failed(e.into()))?;
         }
     }
     Ok(seen
         .into_iter()
         .map(
             |((ne, period_start, granularity_s), (tables, first_ingested))| Observation {
-                ne,
+                ne: names[ne as usize].clone(),
                 period_start,
                 granularity_s,
                 tables,
@@ -123,23 +139,26 @@ pub async fn observe(
         .collect())
 }
 
-/// The (node, period, granularity) and first ingest time of each row of an
-/// aggregate.
-fn rows(batch: &RecordBatch) -> Result<Vec<(NodeRop, i64)>, arrow::error::ArrowError> {
+/// Calls `visit` with the node, period, granularity and first ingest time of each
+/// row of an aggregate.
+fn rows(
+    batch: &RecordBatch,
+    mut visit: impl FnMut(&str, i64, i32, i64),
+) -> Result<(), arrow::error::ArrowError> {
     let ne = cast(batch.column(0), &DataType::Utf8)?;
     let ne = ne.as_string::<i32>();
     let periods = batch.column(1).as_primitive::<TimestampMicrosecondType>();
     let granularities = batch.column(2).as_primitive::<Int32Type>();
     let first = batch.column(3).as_primitive::<TimestampMicrosecondType>();
-    Ok((0..batch.num_rows())
-        .filter(|&row| !ne.is_null(row) && !periods.is_null(row))
-        .map(|row| {
-            let key = (
-                ne.value(row).to_string(),
+    for row in 0..batch.num_rows() {
+        if !ne.is_null(row) && !periods.is_null(row) {
+            visit(
+                ne.value(row),
                 periods.value(row),
                 granularities.value(row),
+                first.value(row),
             );
-            (key, first.value(row))
-        })
-        .collect())
+        }
+    }
+    Ok(())
 }
