@@ -14,8 +14,10 @@
 //! - **Partial**: received with fewer tables than the node usually sends (its most
 //!   frequent count of tables per ROP within the look-back window).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use serde::Serialize;
 
@@ -105,7 +107,7 @@ pub fn ledger(observations: &[Observation], rules: &Rules) -> Vec<RopCompletenes
         rops.iter().enumerate().map(|(i, rop)| (*rop, i)).collect();
     let mut entries: Vec<Tally> = rops.iter().map(|_| Tally::default()).collect();
     let mut first_file: Vec<Option<i64>> = vec![None; rops.len()];
-    let mut by_node: BTreeMap<(&str, i32), Vec<&Observation>> = BTreeMap::new();
+    let mut by_node: HashMap<(&str, i32), Vec<&Observation>> = HashMap::new();
     for observation in observations {
         if let Some(&i) = index.get(&(observation.period_start, observation.granularity_s)) {
             let first = first_file[i].get_or_insert(observation.first_ingested);

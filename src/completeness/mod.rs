@@ -6,7 +6,6 @@
 
 pub mod ledger;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -16,6 +15,7 @@ use datafusion::common::{ScalarValue, TableReference};
 use datafusion::functions_aggregate::expr_fn::min;
 use datafusion::logical_expr::{ident, lit};
 use datafusion::prelude::SessionContext;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::archive::data_file::INGESTED_AT;
 use crate::archive::{Archive, ArchiveError, DATE_PARTITION, HISTORY_SUFFIX, ReadOptions};
