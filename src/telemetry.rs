@@ -167,14 +167,7 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
     }
     for &(sink, required) in sinks {
         for kind in [FailureKind::Transient, FailureKind::Rejected] {
-            counter!(
-                SINK_ERRORS,
-                "system" => system.to_string(),
-                "sink" => sink,
-                "required" => if required { "true" } else { "false" },
-                "outcome" => kind.label()
-            )
-            .increment(0);
+            sink_errors(system, sink, required, kind).increment(0);
         }
     }
 }
@@ -244,6 +237,16 @@ pub fn file_finished(system: &str, report: &FileReport) {
 /// Records a failed write to a sink of kind `sink`, of `kind` (transient or
 /// rejected).
 pub fn sink_error(system: &str, sink: &'static str, required: bool, kind: FailureKind) {
+    sink_errors(system, sink, required, kind).increment(1);
+}
+
+/// The counter of failed writes to a sink of kind `sink` of `kind`.
+fn sink_errors(
+    system: &str,
+    sink: &'static str,
+    required: bool,
+    kind: FailureKind,
+) -> metrics::Counter {
     counter!(
         SINK_ERRORS,
         "system" => system.to_string(),
@@ -251,7 +254,6 @@ pub fn sink_error(system: &str, sink: &'static str, required: bool, kind: Failur
         "required" => if required { "true" } else { "false" },
         "outcome" => kind.label()
     )
-    .increment(1);
 }
 
 /// Sets how many parsed files wait for delivery.
