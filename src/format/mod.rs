@@ -11,9 +11,13 @@
 pub mod builder;
 pub mod column;
 pub mod decompress;
+pub mod file_rows;
+pub mod filename;
 pub mod naming;
 pub mod parts;
 pub mod threegpp;
+pub mod time;
+pub mod xml;
 
 use std::io::Read;
 

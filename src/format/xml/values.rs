@@ -9,20 +9,20 @@
 
 /// A value element found by [`next_value`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct RValue<'a> {
+pub struct RValue<'a> {
     /// Offset of the element's `<` (after the whitespace before it).
-    pub(super) start: usize,
+    pub start: usize,
     /// Offset just after its `</r>`.
-    pub(super) end: usize,
+    pub end: usize,
     /// Its position `p`.
-    pub(super) p: u32,
+    pub p: u32,
     /// Its raw text.
-    pub(super) text: &'a [u8],
+    pub text: &'a [u8],
 }
 
 /// The `<r p="N">text</r>` element at the start of `bytes` (after whitespace), or
 /// `None` when what comes next is anything else.
-pub(super) fn next_value(bytes: &[u8]) -> Option<RValue<'_>> {
+pub fn next_value(bytes: &[u8]) -> Option<RValue<'_>> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
     let rest = bytes[start..].strip_prefix(b"<r p=\"")?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -40,7 +40,7 @@ pub(super) fn next_value(bytes: &[u8]) -> Option<RValue<'_>> {
 }
 
 /// A position `p`: 1 to 1,000,000, plain decimal digits.
-pub(super) fn parse_position(digits: &[u8]) -> Option<u32> {
+pub fn parse_position(digits: &[u8]) -> Option<u32> {
     let is_number =
         !digits.is_empty() && digits.len() <= 7 && digits.iter().all(u8::is_ascii_digit);
     let p = is_number.then(|| {
