@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! system = "5ga"
-//! format = "auto"              # or a format's name: 3gpp-xml
+//! format = "auto"              # or a format's name: 3gpp-xml, omes, mdc, csv
+//! [csv]                        # the columns of CSV files (see format::csv::layout)
 //! max_file_bytes = 1073741824  # larger files (decompressed) are quarantined
 //! allow_empty = false          # a file without any measurement is quarantined
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
@@ -31,7 +32,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::format::FormatChoice;
+use crate::format::csv::layout::CsvSection;
+use crate::format::{FormatChoice, FormatOptions};
 use crate::plan::{Rule, RuleError, rules};
 use crate::sink::SinkConfig;
 use crate::sink::archive::config::ArchiveConfig;
@@ -81,6 +83,8 @@ pub struct PlanFile {
     pub max_file_bytes: Option<u64>,
     /// Whether a file without any measurement completes (default: quarantined).
     pub allow_empty: Option<bool>,
+    /// How the columns of CSV files map onto rows (`format = "csv"`).
+    pub csv: Option<CsvSection>,
     /// Directory of the SQL rules.
     pub rules: Option<PathBuf>,
     /// Where files come from.
@@ -383,10 +387,12 @@ impl SystemPlan {
                 base.join(p)
             }
         };
-        let format = match &file.format {
-            Some(name) => FormatChoice::by_name(name).map_err(|m| invalid("format", m))?,
-            None => FormatChoice::Auto,
+        let csv = file.csv.as_ref().map(CsvSection::layout).transpose();
+        let options = FormatOptions {
+            csv: csv.map_err(|(key, message)| invalid(key, message))?,
         };
+        let format = FormatChoice::by_name(file.format.as_deref().unwrap_or("auto"), &options)
+            .map_err(|m| invalid("format", m))?;
         let max_file_bytes = file.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES);
         if max_file_bytes == 0 {
             return Err(invalid("max_file_bytes", "must be at least 1"));

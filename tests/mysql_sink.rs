@@ -333,7 +333,7 @@ fn file_ids_in(dir: &Path) -> Vec<String> {
                 file_name: name.clone(),
             };
             let bytes = bytes::Bytes::from(bytes);
-            let read = pmflow::format::FormatChoice::Auto.read(&bytes, &ctx, u64::MAX);
+            let read = pmflow::format::FormatChoice::default().read(&bytes, &ctx, u64::MAX);
             read.unwrap().file_id
         })
         .collect()

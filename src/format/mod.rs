@@ -10,16 +10,20 @@
 
 pub mod builder;
 pub mod column;
+pub mod csv;
 pub mod decompress;
 pub mod file_rows;
 pub mod filename;
+pub mod mdc;
 pub mod naming;
+pub mod omes;
 pub mod parts;
 pub mod threegpp;
 pub mod time;
 pub mod xml;
 
 use std::io::Read;
+use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -156,8 +160,9 @@ impl ParsedFile {
 pub trait Format: Send + Sync {
     /// The plan's name for it (`format = "3gpp-xml"`).
     fn name(&self) -> &'static str;
-    /// Whether a file whose decompressed content starts with `head` is of this format.
-    fn recognises(&self, head: &[u8]) -> bool;
+    /// Whether a file named `file_name` whose decompressed content starts with `head`
+    /// is of this format.
+    fn recognises(&self, head: &[u8], file_name: &str) -> bool;
     /// Parses a decompressed file into one batch per measurement table, handed over
     /// as `emit` says; `file_id` (the `file_id` column's value) is asked for once the
     /// content was read to its end, and for each part handed out before.
@@ -170,20 +175,42 @@ pub trait Format: Send + Sync {
     ) -> Result<ParsedFile, ParseError>;
 }
 
-/// Every format pmflow reads; the first is what `auto` falls back to for a file no
-/// format recognises (its parser then says what is wrong with the file).
-pub const FORMATS: [&dyn Format; 1] = [&threegpp::ThreeGppXml];
-
 /// How many leading bytes of a file `auto` looks at.
 const SNIFF_BYTES: usize = 4096;
 
+/// What a plan says about its formats beyond their names: the layout of its CSV
+/// files (the one format that cannot be read without it).
+#[derive(Debug, Clone, Default)]
+pub struct FormatOptions {
+    /// The plan's `[csv]` section, validated.
+    pub csv: Option<csv::layout::CsvLayout>,
+}
+
+/// Every format a plan with these options can read, in the order `auto` tries them;
+/// the first is what `auto` falls back to for a file none recognises (its parser then
+/// says what is wrong with the file). The one place formats are registered.
+fn formats(options: &FormatOptions) -> Vec<Arc<dyn Format>> {
+    let mut formats: Vec<Arc<dyn Format>> = vec![
+        Arc::new(threegpp::ThreeGppXml),
+        Arc::new(omes::Omes),
+        Arc::new(mdc::Mdc),
+    ];
+    if let Some(layout) = &options.csv {
+        formats.push(Arc::new(csv::Csv::new(layout.clone())));
+    }
+    formats
+}
+
+/// The names a plan's `format` may take.
+pub const FORMAT_NAMES: [&str; 5] = ["auto", "3gpp-xml", "omes", "mdc", "csv"];
+
 /// The format a plan asks for.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum FormatChoice {
-    /// Recognise each file's format by its content.
-    Auto,
+    /// Recognise each file's format by its content, among these.
+    Auto(Arc<[Arc<dyn Format>]>),
     /// Always this format.
-    Fixed(&'static dyn Format),
+    Fixed(Arc<dyn Format>),
 }
 
 impl std::fmt::Debug for FormatChoice {
@@ -192,44 +219,52 @@ impl std::fmt::Debug for FormatChoice {
     }
 }
 
+impl Default for FormatChoice {
+    /// `auto` among the formats that need no options.
+    fn default() -> Self {
+        Self::Auto(formats(&FormatOptions::default()).into())
+    }
+}
+
 impl FormatChoice {
     /// The choice a plan's `format` names: `auto` or a format's name; the error lists
-    /// the names known.
-    pub fn by_name(name: &str) -> Result<Self, String> {
+    /// the names known, or says what the format needs.
+    pub fn by_name(name: &str, options: &FormatOptions) -> Result<Self, String> {
+        let formats = formats(options);
         if name == "auto" {
-            return Ok(Self::Auto);
+            return Ok(Self::Auto(formats.into()));
         }
-        FORMATS
-            .iter()
-            .find(|format| format.name() == name)
-            .map(|format| Self::Fixed(*format))
-            .ok_or_else(|| {
-                let known: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
-                format!(
-                    "unknown format {name:?} (known: auto, {})",
-                    known.join(", ")
-                )
-            })
+        if let Some(format) = formats.into_iter().find(|format| format.name() == name) {
+            return Ok(Self::Fixed(format));
+        }
+        if FORMAT_NAMES.contains(&name) {
+            return Err(format!("format {name:?} needs a [{name}] section"));
+        }
+        Err(format!(
+            "unknown format {name:?} (known: {})",
+            FORMAT_NAMES.join(", ")
+        ))
     }
 
     /// The plan's name of this choice.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Auto => "auto",
+            Self::Auto(_) => "auto",
             Self::Fixed(format) => format.name(),
         }
     }
 
-    /// The format of a file with this decompressed content.
-    pub fn format_of(&self, content: &[u8]) -> &'static dyn Format {
+    /// The format of a file named `file_name` with this decompressed content.
+    pub fn format_of(&self, content: &[u8], file_name: &str) -> Arc<dyn Format> {
         match self {
-            Self::Fixed(format) => *format,
-            Self::Auto => {
+            Self::Fixed(format) => format.clone(),
+            Self::Auto(formats) => {
                 let head = &content[..content.len().min(SNIFF_BYTES)];
-                FORMATS
-                    .into_iter()
-                    .find(|format| format.recognises(head))
-                    .unwrap_or(FORMATS[0])
+                formats
+                    .iter()
+                    .find(|format| format.recognises(head, file_name))
+                    .unwrap_or(&formats[0])
+                    .clone()
             }
         }
     }
@@ -260,7 +295,7 @@ impl FormatChoice {
             if bytes.len() as u64 > max {
                 return Err(named(&decompress::DecompressError::TooLarge { max }));
             }
-            let format = self.format_of(bytes);
+            let format = self.format_of(bytes, &ctx.file_name);
             if bytes.len() > in_memory {
                 return parts::read_large(format, bytes, ctx, max, part_values);
             }
@@ -282,7 +317,7 @@ impl FormatChoice {
             return Err(named(&error));
         }
         read.map_err(|e| named(&e))?;
-        let format = self.format_of(&head);
+        let format = self.format_of(&head, &ctx.file_name);
         if head.len() > in_memory {
             drop(head);
             return parts::read_large(format, bytes, ctx, max, part_values);
@@ -318,18 +353,37 @@ mod tests {
 
     #[test]
     fn formats_are_chosen_by_name_or_recognised_by_content() {
-        assert_eq!(FormatChoice::by_name("auto").unwrap().name(), "auto");
+        let none = FormatOptions::default();
+        assert_eq!(FormatChoice::by_name("auto", &none).unwrap().name(), "auto");
+        for name in ["3gpp-xml", "omes", "mdc"] {
+            assert_eq!(FormatChoice::by_name(name, &none).unwrap().name(), name);
+        }
+        let err = FormatChoice::by_name("csv", &none).unwrap_err();
+        assert_eq!(err, "format \"csv\" needs a [csv] section");
+        let err = FormatChoice::by_name("asn1", &none).unwrap_err();
         assert_eq!(
-            FormatChoice::by_name("3gpp-xml").unwrap().name(),
-            "3gpp-xml"
+            err,
+            "unknown format \"asn1\" (known: auto, 3gpp-xml, omes, mdc, csv)"
         );
-        let err = FormatChoice::by_name("omes").unwrap_err();
-        assert_eq!(err, "unknown format \"omes\" (known: auto, 3gpp-xml)");
-        let auto = FormatChoice::Auto;
+        let layout: csv::layout::CsvSection =
+            toml::from_str("object_column = \"Object Name\"\ntable = \"port\"").unwrap();
+        let with_csv = FormatOptions {
+            csv: Some(layout.layout().unwrap()),
+        };
+        let auto = FormatChoice::by_name("auto", &with_csv).unwrap();
+        let recognised = |head: &[u8], name| auto.format_of(head, name).name();
         let xml = b"<?xml version=\"1.0\"?>\n<md:measDataFile xmlns:md=\"x\">";
-        assert_eq!(auto.format_of(xml).name(), "3gpp-xml");
-        assert!(threegpp::ThreeGppXml.recognises(b"<measCollecFile>"));
-        assert!(!threegpp::ThreeGppXml.recognises(b"Object Name,Result Time"));
+        assert_eq!(recognised(xml, "a.xml"), "3gpp-xml");
+        assert_eq!(
+            recognised(b"<?xml version=\"1.0\"?>\n<OMeS>", "a.xml"),
+            "omes"
+        );
+        let mdc =
+            b"<?xml version=\"1.0\"?>\n<!DOCTYPE mdc SYSTEM \"MeasDataCollection.dtd\">\n<mdc>";
+        assert_eq!(recognised(mdc, "a.xml"), "mdc");
+        assert_eq!(recognised(b"\xEF\xBB\xBFObject Name,x\r\n", "a.csv"), "csv");
+        assert_eq!(recognised(b"Name,x\r\n", "a.csv"), "3gpp-xml");
+        let auto = FormatChoice::default();
         // Nothing recognises it: the first format's parser says what is wrong.
         let ctx = FileContext {
             system: "t".into(),
@@ -409,7 +463,7 @@ mod tests {
             ))
             .unwrap(),
         );
-        let (ctx, auto) = (ctx("a.xml"), FormatChoice::Auto);
+        let (ctx, auto) = (ctx("a.xml"), FormatChoice::default());
         let whole = auto.read(&xml, &ctx, 1 << 20).unwrap();
         let (file_id, values) = (whole.file_id.clone(), whole.counter_values);
         let whole = parts_of(whole);
@@ -464,7 +518,7 @@ mod tests {
                 block("b", &[(second, 3)]),
             ))
         };
-        let (ctx, auto) = (ctx("b.xml"), FormatChoice::Auto);
+        let (ctx, auto) = (ctx("b.xml"), FormatChoice::default());
         const ONE_ROW_EACH: PartLimits = PartLimits {
             in_memory: 10,
             part_values: 1,
@@ -496,7 +550,7 @@ mod tests {
         .unwrap();
         let xml = Bytes::from(xml);
         let ctx = ctx("a.xml");
-        let auto = FormatChoice::Auto;
+        let auto = FormatChoice::default();
         let plain = auto.read(&xml, &ctx, 1 << 20).unwrap();
         let zipped = auto.read(&Bytes::from(gzip(&xml)), &ctx, 1 << 20).unwrap();
         assert_eq!(zipped.file_id, plain.file_id);

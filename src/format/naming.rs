@@ -28,6 +28,11 @@ pub fn table_from_meas_info_id(id: &str) -> Option<String> {
     sanitize(value, id)
 }
 
+/// Table name from a name a plan or a file name gives (`GPON Port` → `gpon_port`).
+pub fn table_from_name(name: &str) -> Option<String> {
+    sanitize(name, name)
+}
+
 /// Table name from a measured object's DN: the class of its last component.
 pub fn table_from_object(object: &str) -> Option<String> {
     let last = object.rsplit(',').next()?;

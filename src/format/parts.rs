@@ -13,6 +13,7 @@
 //! file is read whole, as small files are, and its memory grows with it.
 
 use std::io::BufReader;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -40,7 +41,7 @@ impl PartStream {
 /// Reads a large file in parts of `values` counter values (see the module's doc).
 /// The error names the file.
 pub fn read_large(
-    format: &'static dyn Format,
+    format: Arc<dyn Format>,
     bytes: &Bytes,
     ctx: &FileContext,
     max: u64,
@@ -84,7 +85,7 @@ pub fn read_large(
 /// Parses the second pass on a thread of its own, sending each part as it is
 /// complete; it stops when the parts are no longer taken.
 fn start_parts(
-    format: &'static dyn Format,
+    format: Arc<dyn Format>,
     (bytes, ctx, file_id): (Bytes, FileContext, String),
     max: u64,
     values: u64,

@@ -17,6 +17,15 @@ pub fn parse_timestamp_us(text: &str) -> Option<i64> {
     Some(utc_us - offset_s * 1_000_000)
 }
 
+/// Parses a compact timestamp (TS 32.401: `YYYYMMDDhhmmss`, then optionally `Z` or an
+/// offset such as `+0200`; none is UTC) into microseconds since the Unix epoch, UTC.
+pub fn parse_compact_us(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (local, offset) = (text.get(..14)?, &text[14..]);
+    let local = NaiveDateTime::parse_from_str(local, "%Y%m%d%H%M%S").ok()?;
+    Some(local.and_utc().timestamp_micros() - parse_offset_s(offset)? * 1_000_000)
+}
+
 /// Splits `.123+02:00` into (123000 µs, `+02:00`).
 fn split_fraction(rest: &str) -> Option<(i64, &str)> {
     let Some(digits_and_offset) = rest.strip_prefix('.') else {
@@ -38,7 +47,7 @@ fn split_fraction(rest: &str) -> Option<(i64, &str)> {
 }
 
 /// Parses `""`, `Z`, `+HH`, `+HHMM`, `+HH:MM`, `+HH:MM:SS` into seconds east of UTC.
-fn parse_offset_s(offset: &str) -> Option<i64> {
+pub fn parse_offset_s(offset: &str) -> Option<i64> {
     if offset.is_empty() || offset == "Z" {
         return Some(0);
     }
@@ -105,6 +114,16 @@ mod tests {
         );
         assert_eq!(parse_timestamp_us("2000-03-01"), None);
         assert_eq!(parse_timestamp_us("2000-03-01T12:00:00+2"), None);
+    }
+
+    #[test]
+    fn compact_timestamps() {
+        assert_eq!(parse_compact_us("20000301120000"), Some(T));
+        assert_eq!(parse_compact_us("20000301120000Z"), Some(T));
+        assert_eq!(parse_compact_us("20000301140000+0200"), Some(T));
+        assert_eq!(parse_compact_us("20000301070000-05:00"), Some(T));
+        assert_eq!(parse_compact_us("200003011200"), None);
+        assert_eq!(parse_compact_us("20001301120000"), None);
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl Pipeline {
             system: plan.system.clone(),
             source,
             settle: plan.settle,
-            format: plan.format,
+            format: plan.format.clone(),
             max_file_bytes: plan.max_file_bytes,
             allow_empty: plan.allow_empty,
             part_limits: PartLimits::default(),
@@ -405,7 +405,7 @@ impl Pipeline {
         file.size = report.bytes;
         let system = self.system.clone();
         let name = file.name.clone();
-        let (format, max, limits) = (self.format, self.max_file_bytes, self.part_limits);
+        let (format, max, limits) = (self.format.clone(), self.max_file_bytes, self.part_limits);
         let parsed = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let ctx = FileContext {

@@ -55,7 +55,7 @@ fn pipeline_with_rules(
         system: "t".into(),
         source,
         settle: SettleRules::NONE,
-        format: FormatChoice::Auto,
+        format: FormatChoice::default(),
         max_file_bytes: 1 << 20,
         allow_empty: false,
         part_limits,

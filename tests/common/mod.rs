@@ -134,7 +134,7 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
         system: "test".into(),
         file_name: name.into(),
     };
-    let xml = format::FormatChoice::by_name("3gpp-xml").unwrap();
+    let xml = format::FormatChoice::by_name("3gpp-xml", &Default::default()).unwrap();
     let read = xml.read(&bytes::Bytes::copy_from_slice(bytes), &ctx, u64::MAX)?;
     match read.rows {
         format::Rows::Whole(parsed) => Ok(parsed),

@@ -26,7 +26,7 @@ impl super::Format for ThreeGppXml {
         "3gpp-xml"
     }
 
-    fn recognises(&self, head: &[u8]) -> bool {
+    fn recognises(&self, head: &[u8], _file_name: &str) -> bool {
         let root = |name: &[u8]| head.windows(name.len()).any(|w| w == name);
         // The root element, possibly with a namespace prefix (`<md:measCollecFile`).
         root(b"measCollecFile") || root(b"measDataFile")

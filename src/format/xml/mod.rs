@@ -223,6 +223,58 @@ fn parse_events(
     }
 }
 
+/// A parser that sees a file as elements with their text: what the formats whose
+/// values are leaf elements (OMeS, mdc) need, without handling events themselves.
+pub trait Elements {
+    /// An element begins; `depth` is 1 for the root.
+    fn start(&mut self, element: &BytesStart<'_>, depth: usize) -> Result<(), String>;
+    /// An element ends, with the text directly inside it since its last child.
+    fn end(&mut self, name: &[u8], text: &[u8], depth: usize) -> Result<(), String>;
+}
+
+/// Walks every element of a file through `elements`; the error says what is wrong
+/// where the reader stopped, including a file that ends inside an element.
+pub fn walk(events: &mut impl Events, elements: &mut impl Elements) -> Result<(), String> {
+    let mut depth = 0;
+    let mut text = Vec::new();
+    loop {
+        match events
+            .next_event()
+            .map_err(|e| format!("malformed XML: {e}"))?
+        {
+            Event::Start(e) => {
+                depth += 1;
+                text.clear();
+                elements.start(&e, depth)?;
+            }
+            Event::Empty(e) => {
+                text.clear();
+                elements.start(&e, depth + 1)?;
+                elements.end(e.local_name().as_ref(), &[], depth + 1)?;
+            }
+            Event::End(e) => {
+                elements.end(e.local_name().as_ref(), &text, depth)?;
+                text.clear();
+                depth -= 1;
+            }
+            Event::Text(e) => text.extend_from_slice(&e),
+            Event::CData(e) => text.extend_from_slice(&e),
+            Event::GeneralRef(e) => text.extend_from_slice(resolve_reference(&e)?.as_bytes()),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return Err("unexpected end of file: the document is truncated".into());
+    }
+    Ok(())
+}
+
+/// An element's text as UTF-8, trimmed.
+pub fn text_str(text: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(text.trim_ascii()).map_err(invalid_utf8)
+}
+
 /// Value of an attribute by local name, unescaped and trimmed.
 pub fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, String> {
     let Some(raw) = find_attribute(e, name)? else {
