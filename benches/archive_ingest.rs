@@ -50,6 +50,7 @@ struct Shape {
 fn shape(name: &'static str, out: &Path, nodes: usize, rops: usize, scale: usize) -> Shape {
     let options = GenOptions {
         system: GenSystem::Nr,
+        format: pmflow::generator::GenFormat::ThreeGppXml,
         nodes,
         rops,
         scale,

@@ -152,6 +152,7 @@ fn main() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let options = GenOptions {
         system: GenSystem::Nr,
+        format: pmflow::generator::GenFormat::ThreeGppXml,
         nodes,
         rops: 96,
         scale: 1,

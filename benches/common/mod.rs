@@ -112,6 +112,7 @@ pub fn files() -> Vec<RecordBatch> {
 pub fn large_node_files(out: &std::path::Path, count: usize) -> Vec<std::path::PathBuf> {
     let options = pmflow::generator::GenOptions {
         system: pmflow::generator::GenSystem::Nr,
+        format: pmflow::generator::GenFormat::ThreeGppXml,
         nodes: count.div_ceil(4),
         rops: 4,
         scale: 8,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use pmflow::generator::{GenOptions, GenSystem, default_start, generate};
+use pmflow::generator::{GenFormat, GenOptions, GenSystem, default_start, generate};
 
 use super::Failure;
 
@@ -18,6 +18,9 @@ pub struct GenArgs {
     /// Which system's files.
     #[arg(long, value_enum)]
     system: GenSystem,
+    /// The files' format; default the system's own (CSV for ont, else 3gpp-xml).
+    #[arg(long, value_enum)]
+    format: Option<GenFormat>,
     /// Number of network elements.
     #[arg(long, default_value_t = 10)]
     nodes: usize,
@@ -42,6 +45,7 @@ pub struct GenArgs {
 pub fn run(args: GenArgs) -> Result<(), Failure> {
     let options = GenOptions {
         system: args.system,
+        format: args.format.unwrap_or(args.system.default_format()),
         nodes: args.nodes,
         rops: args.rops,
         scale: args.scale,
@@ -49,7 +53,11 @@ pub fn run(args: GenArgs) -> Result<(), Failure> {
         gzip: args.gzip,
         start: args.start.unwrap_or_else(default_start),
     };
-    let bar = super::file_progress_bar((args.nodes * args.rops) as u64);
+    let files_per_report = match options.format {
+        GenFormat::Csv => options.system.groups_count(),
+        _ => 1,
+    };
+    let bar = super::file_progress_bar((args.nodes * args.rops * files_per_report) as u64);
     let mut bytes = 0u64;
     let files = generate(&args.out, &options, |written| {
         bytes += written;

@@ -145,10 +145,9 @@ impl Elements for Parser<'_, '_> {
                     self.rows.builder(table).mark_suspect(row);
                 }
             }
-            b"mv" => {
-                if self.row.take().is_some_and(|r| r.table_row.is_some()) {
-                    self.rows.row_done()?;
-                }
+            // Taken either way: a row ends with its `mv`.
+            b"mv" if self.row.take().is_some_and(|r| r.table_row.is_some()) => {
+                self.rows.row_done()?;
             }
             _ => {}
         }

@@ -133,11 +133,8 @@ impl Elements for Parser<'_, '_> {
             (COUNTER, b"localMoid") => self.mo.local_moid = Some(text_str(text)?.to_string()),
             (COUNTER, counter) => self.store(counter, text)?,
             (RESULT_CHILD, b"MO") => self.mos.push(std::mem::take(&mut self.mo)),
-            (RESULT_CHILD, _) => {
-                if self.measurement.take().is_some() {
-                    self.rows.row_done()?;
-                }
-            }
+            // Taken either way: a row ends with its measurement element.
+            (RESULT_CHILD, _) if self.measurement.take().is_some() => self.rows.row_done()?,
             _ => {}
         }
         Ok(())

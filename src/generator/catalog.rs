@@ -12,6 +12,8 @@ pub enum Kind {
     Gauge(f64),
     /// A vector (PDF) counter with this many bins, written `a,b,c,…`.
     Vector(usize),
+    /// A level between the two bounds (optical powers in dBm), two decimals.
+    Level(f64, f64),
 }
 
 /// One counter of a group.
@@ -28,7 +30,8 @@ pub struct Counter {
 pub struct Group {
     /// `measInfoId` as written in files.
     pub meas_info_id: &'static str,
-    /// Measured object class, with `{ne}` and `{i}` placeholders for node and index.
+    /// Measured object class, with `{ne}` and `{i}` placeholders for node and index
+    /// (and `{port}`, the index's port when eight objects share one).
     pub object: &'static str,
     /// Objects per node.
     pub objects: usize,
@@ -44,7 +47,7 @@ const fn c(name: &'static str, kind: Kind) -> Counter {
     Counter { name, kind }
 }
 
-use Kind::{Count, Gauge, SuccessOfPrevious as Succ, Vector};
+use Kind::{Count, Gauge, Level, SuccessOfPrevious as Succ, Vector};
 
 /// LTE eNodeB groups (Ericsson names, as in the real 4G samples).
 pub const LTE: &[Group] = &[
@@ -195,5 +198,43 @@ pub const CORE: &[Group] = &[
         ],
         upgrade_counters: &[],
         list_form: true,
+    },
+];
+
+/// GPON OLT groups, as OLT and NMS CSV exports name them: ONT traffic, FEC and BIP
+/// error counters and optical levels per ONT, and per-port totals.
+pub const ONT: &[Group] = &[
+    Group {
+        meas_info_id: "gpon_ont",
+        object: "{ne}/Frame=0/Slot=1/Port={port}/ONT={i}",
+        objects: 32,
+        counters: &[
+            c("Upstream Octets", Count(9_000_000_000)),
+            c("Downstream Octets", Count(40_000_000_000)),
+            c("Upstream Packets", Count(9_000_000)),
+            c("Downstream Packets", Count(30_000_000)),
+            c("FEC Total Codewords", Count(500_000_000)),
+            c("FEC Corrected Codewords", Count(20_000)),
+            c("FEC Uncorrectable Codewords", Count(50)),
+            c("BIP8 Errors", Count(200)),
+            c("Rx Optical Power(dBm)", Level(-27.0, -8.0)),
+            c("Tx Optical Power(dBm)", Level(0.5, 5.0)),
+        ],
+        upgrade_counters: &[c("Rx Optical Power Max(dBm)", Level(-27.0, -8.0))],
+        list_form: false,
+    },
+    Group {
+        meas_info_id: "gpon_port",
+        object: "{ne}/Frame=0/Slot=1/Port={i}",
+        objects: 4,
+        counters: &[
+            c("Upstream Octets", Count(200_000_000_000)),
+            c("Downstream Octets", Count(900_000_000_000)),
+            c("BIP Errored Blocks", Count(500)),
+            c("Online ONTs", Count(64)),
+            c("Upstream Bandwidth Usage(%)", Gauge(100.0)),
+        ],
+        upgrade_counters: &[],
+        list_form: false,
     },
 ];

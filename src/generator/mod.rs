@@ -1,13 +1,15 @@
 //! Synthetic but realistic PM files for demos, tests and benchmarks.
 //!
-//! Files follow TS 32.435 and TS 32.432 naming, with real counter names (see
-//! [`catalog`]), vector (PDF) counters, `NIL` values, suspect rows, and a software
-//! upgrade half-way through that adds counters on every other node. Output is a pure
-//! function of the options and seed, so benchmarks and tests are reproducible.
+//! A node's [`report`] of a period has real counter names (see [`catalog`]), vector
+//! (PDF) counters, `NIL` values, suspect rows, and a software upgrade half-way through
+//! that adds counters on every other node; [`write`] puts it in a format (TS 32.435,
+//! OMeS, TS 32.401 mdc, CSV), named as TS 32.432 (or as OLT exports, for CSV). Output
+//! is a pure function of the options and seed, so benchmarks and tests are
+//! reproducible, and the same report in two formats holds the same values.
 
 pub mod catalog;
+mod write;
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,27 @@ pub enum GenSystem {
     /// 5G core network functions.
     #[value(name = "5gc")]
     Core,
+    /// GPON optical line terminals (OLTs), with their ONTs.
+    #[value(name = "ont")]
+    Ont,
+}
+
+/// Formats the generator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenFormat {
+    /// TS 32.435 `measCollecFile`, one file per node and period.
+    #[value(name = "3gpp-xml")]
+    ThreeGppXml,
+    /// Nokia OMeS, one file per node and period.
+    #[value(name = "omes")]
+    Omes,
+    /// TS 32.401 `mdc`, one file per node and period.
+    #[value(name = "mdc")]
+    Mdc,
+    /// CSV exports as OLTs write them: one file per node, counter group and period,
+    /// in local time (+08:00), with a title line, a byte-order mark and CRLF.
+    #[value(name = "csv")]
+    Csv,
 }
 
 impl GenSystem {
@@ -39,6 +62,20 @@ impl GenSystem {
             GenSystem::Lte => catalog::LTE,
             GenSystem::Nr => catalog::NR,
             GenSystem::Core => catalog::CORE,
+            GenSystem::Ont => catalog::ONT,
+        }
+    }
+
+    /// How many counter groups (CSV files per node and period) the system has.
+    pub fn groups_count(self) -> usize {
+        self.groups().len()
+    }
+
+    /// The format the system's nodes write.
+    pub fn default_format(self) -> GenFormat {
+        match self {
+            GenSystem::Ont => GenFormat::Csv,
+            _ => GenFormat::ThreeGppXml,
         }
     }
 
@@ -47,6 +84,7 @@ impl GenSystem {
             GenSystem::Lte => format!("eNB{node:04}"),
             GenSystem::Nr => format!("gNB{node:04}"),
             GenSystem::Core => format!("CORE{node:02}"),
+            GenSystem::Ont => format!("OLT-{node:04}"),
         }
     }
 }
@@ -56,6 +94,8 @@ impl GenSystem {
 pub struct GenOptions {
     /// Which system's files.
     pub system: GenSystem,
+    /// In which format.
+    pub format: GenFormat,
     /// Number of network elements.
     pub nodes: usize,
     /// Number of 15-minute reporting periods per node.
@@ -65,7 +105,7 @@ pub struct GenOptions {
     pub scale: usize,
     /// Random seed.
     pub seed: u64,
-    /// Write `.xml.gz` instead of `.xml`.
+    /// Write gzip files (`.gz` appended to the names).
     pub gzip: bool,
     /// Begin of the first period.
     pub start: DateTime<Utc>,
@@ -78,85 +118,133 @@ pub fn default_start() -> DateTime<Utc> {
 
 const ROP_MINUTES: i64 = 15;
 
-/// Name of the file of one node and period (TS 32.432).
-pub fn file_name(options: &GenOptions, node: usize, rop: usize) -> String {
-    let begin = options.start + Duration::minutes(ROP_MINUTES * rop as i64);
-    let end = begin + Duration::minutes(ROP_MINUTES);
-    let suffix = if options.gzip { ".xml.gz" } else { ".xml" };
-    format!(
-        "A{}+0000-{}+0000_{}{suffix}",
-        begin.format("%Y%m%d.%H%M"),
-        end.format("%H%M"),
-        options.system.node_name(node)
-    )
+/// One node's report of one period, before it is written in a format: what every
+/// format's writer ([`write`]) turns into a file.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The node.
+    pub ne: String,
+    /// Begin of the period.
+    pub begin: DateTime<Utc>,
+    /// End of the period.
+    pub end: DateTime<Utc>,
+    /// The node's software version (counters are added by an upgrade).
+    pub sw: &'static str,
+    /// One entry per counter group.
+    pub groups: Vec<GroupReport>,
 }
 
-/// The XML of one node and period.
-pub fn render(options: &GenOptions, node: usize, rop: usize) -> String {
+/// One counter group of a report.
+#[derive(Debug, Clone)]
+pub struct GroupReport {
+    /// The group as the catalog describes it.
+    pub group: &'static Group,
+    /// Its counters in this report (the upgrade's included when upgraded).
+    pub counters: Vec<&'static Counter>,
+    /// One entry per measured object.
+    pub objects: Vec<ObjectValues>,
+}
+
+/// The values of one measured object.
+#[derive(Debug, Clone)]
+pub struct ObjectValues {
+    /// The object's name (a DN).
+    pub object: String,
+    /// One value per counter, as written (`NIL`, `1,0,3`, `12.50`, …).
+    pub values: Vec<String>,
+    /// Whether the node marked the values suspect.
+    pub suspect: bool,
+}
+
+/// A generated file.
+#[derive(Debug, Clone)]
+pub struct GenFile {
+    /// Its name.
+    pub name: String,
+    /// Its content, uncompressed.
+    pub content: String,
+}
+
+/// The report of one node and period.
+pub fn report(options: &GenOptions, node: usize, rop: usize) -> Report {
     let mut rng = StdRng::seed_from_u64(options.seed ^ ((node as u64) << 32) ^ rop as u64);
     let ne = options.system.node_name(node);
     let begin = options.start + Duration::minutes(ROP_MINUTES * rop as i64);
-    let end = begin + Duration::minutes(ROP_MINUTES);
     let upgraded = node % 2 == 0 && rop >= options.rops / 2;
-    let sw = if upgraded { "R2B" } else { "R1A" };
-    let time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
-    let mut xml = String::with_capacity(64 * 1024);
-    let _ = write!(
-        xml,
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <?xml-stylesheet type=\"text/xsl\" href=\"MeasDataCollection.xsl\"?>\n\
-         <measCollecFile xmlns=\"http://www.3gpp.org/ftp/specs/archive/32_series/32.435#measCollec\">\n\
-         <fileHeader fileFormatVersion=\"32.435 V10.0\" vendorName=\"pmflow-gen\" dnPrefix=\"SubNetwork=1\">\n\
-         <fileSender localDn=\"{ne}\" elementType=\"{:?}\"/>\n<measCollec beginTime=\"{}\"/>\n</fileHeader>\n\
-         <measData>\n<managedElement localDn=\"{ne}\" swVersion=\"{sw}\"/>\n",
-        options.system,
-        time(begin)
-    );
-    for group in options.system.groups() {
+    let groups = options.system.groups().iter().map(|group| {
         let mut counters: Vec<&Counter> = group.counters.iter().collect();
         if upgraded {
             counters.extend(group.upgrade_counters);
         }
-        let _ = write!(
-            xml,
-            "<measInfo measInfoId=\"{}\">\n<job jobId=\"pmflow\"/>\n\
-             <granPeriod duration=\"PT900S\" endTime=\"{}\"/>\n<repPeriod duration=\"PT900S\"/>\n",
-            group.meas_info_id,
-            time(end)
-        );
-        if group.list_form {
-            let names: Vec<&str> = counters.iter().map(|c| c.name).collect();
-            let _ = writeln!(xml, "<measTypes>{}</measTypes>", names.join(" "));
-        } else {
-            for (p, counter) in counters.iter().enumerate() {
-                let _ = writeln!(xml, "<measType p=\"{}\">{}</measType>", p + 1, counter.name);
-            }
-        }
-        for i in 1..=group.objects * options.scale.max(1) {
-            let object = group
-                .object
-                .replace("{ne}", &ne)
-                .replace("{i}", &i.to_string());
-            let values = values(&counters, &mut rng);
-            let _ = writeln!(xml, "<measValue measObjLdn=\"{object}\">");
-            if group.list_form {
-                let _ = writeln!(xml, "<measResults>{}</measResults>", values.join(" "));
-            } else {
-                for (p, value) in values.iter().enumerate() {
-                    let _ = writeln!(xml, "<r p=\"{}\">{value}</r>", p + 1);
+        let objects = (1..=group.objects * options.scale.max(1))
+            .map(|i| {
+                let object = group
+                    .object
+                    .replace("{ne}", &ne)
+                    .replace("{port}", &((i - 1) / 8).to_string())
+                    .replace("{i}", &i.to_string());
+                let values = values(&counters, &mut rng);
+                let suspect = rng.random_bool(0.01);
+                ObjectValues {
+                    object,
+                    values,
+                    suspect,
                 }
-            }
-            let suspect = rng.random_bool(0.01);
-            let _ = writeln!(xml, "<suspect>{suspect}</suspect>\n</measValue>");
+            })
+            .collect();
+        GroupReport {
+            group,
+            counters,
+            objects,
         }
-        xml.push_str("</measInfo>\n");
+    });
+    Report {
+        groups: groups.collect(),
+        sw: if upgraded { "R2B" } else { "R1A" },
+        ne,
+        begin,
+        end: begin + Duration::minutes(ROP_MINUTES),
     }
-    let _ = write!(
-        xml,
-        "</measData>\n<fileFooter>\n<measCollec endTime=\"{}\"/>\n</fileFooter>\n</measCollecFile>\n",
-        time(end)
-    );
-    xml
+}
+
+/// The files of one node and period, in the options' format.
+pub fn render(options: &GenOptions, node: usize, rop: usize) -> Vec<GenFile> {
+    let report = report(options, node, rop);
+    let suffix = if options.gzip { ".gz" } else { "" };
+    let named = |name: String, content| GenFile {
+        name: format!("{name}{suffix}"),
+        content,
+    };
+    let element_type = format!("{:?}", options.system);
+    match options.format {
+        GenFormat::ThreeGppXml => vec![named(
+            ts_32_432_name(&report),
+            write::threegpp(&report, &element_type),
+        )],
+        GenFormat::Omes => vec![named(ts_32_432_name(&report), write::omes(&report))],
+        GenFormat::Mdc => vec![named(
+            ts_32_432_name(&report),
+            write::mdc(&report, &element_type),
+        )],
+        GenFormat::Csv => report
+            .groups
+            .iter()
+            .map(|group| {
+                let (name, content) = write::csv(&report, group);
+                named(name, content)
+            })
+            .collect(),
+    }
+}
+
+/// The TS 32.432 name of a report's file.
+fn ts_32_432_name(report: &Report) -> String {
+    format!(
+        "A{}+0000-{}+0000_{}.xml",
+        report.begin.format("%Y%m%d.%H%M"),
+        report.end.format("%H%M"),
+        report.ne
+    )
 }
 
 /// Random values for one object's counters; about 0.5 % are `NIL`.
@@ -175,6 +263,7 @@ fn values(counters: &[&Counter], rng: &mut StdRng) -> Vec<String> {
                     (previous - lost).to_string()
                 }
                 Kind::Gauge(max) => format!("{:.2}", rng.random_range(0.0..max)),
+                Kind::Level(low, high) => format!("{:.2}", rng.random_range(low..high)),
                 Kind::Vector(bins) => {
                     let bins: Vec<String> = (0..bins)
                         .map(|_| rng.random_range(0..1000u32).to_string())
@@ -202,21 +291,22 @@ pub fn generate(
     let mut written = Vec::with_capacity(options.nodes * options.rops);
     for rop in 0..options.rops {
         for node in 1..=options.nodes {
-            let xml = render(options, node, rop);
-            let bytes = if options.gzip {
-                let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-                encoder.write_all(xml.as_bytes())?;
-                encoder.finish()?
-            } else {
-                xml.into_bytes()
-            };
-            let path = out.join(file_name(options, node, rop));
-            // Write under a hidden name, then rename: a collector never sees half a file.
-            let partial = out.join(format!(".{}.part", file_name(options, node, rop)));
-            std::fs::write(&partial, &bytes)?;
-            std::fs::rename(&partial, &path)?;
-            progress(bytes.len() as u64);
-            written.push(path);
+            for file in render(options, node, rop) {
+                let bytes = if options.gzip {
+                    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+                    encoder.write_all(file.content.as_bytes())?;
+                    encoder.finish()?
+                } else {
+                    file.content.into_bytes()
+                };
+                let path = out.join(&file.name);
+                // Write under a hidden name, then rename: a collector never sees half a file.
+                let partial = out.join(format!(".{}.part", file.name));
+                std::fs::write(&partial, &bytes)?;
+                std::fs::rename(&partial, &path)?;
+                progress(bytes.len() as u64);
+                written.push(path);
+            }
         }
     }
     Ok(written)

@@ -128,14 +128,24 @@ pub fn parse_file(path: &Path) -> Result<ParsedFile, String> {
     parse_bytes(&path.file_name().unwrap().to_string_lossy(), &bytes)
 }
 
-/// Parses bytes as a file of the given name, as the pipeline reads it.
+/// Parses bytes as a 3GPP XML file of the given name, as the pipeline reads it.
 pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, String> {
+    let xml = format::FormatChoice::by_name("3gpp-xml", &Default::default()).unwrap();
+    parse_bytes_as(&xml, name, bytes)
+}
+
+/// Parses bytes as a file of the given name in the chosen format, as the pipeline
+/// reads it.
+pub fn parse_bytes_as(
+    format: &format::FormatChoice,
+    name: &str,
+    bytes: &[u8],
+) -> Result<ParsedFile, String> {
     let ctx = FileContext {
         system: "test".into(),
         file_name: name.into(),
     };
-    let xml = format::FormatChoice::by_name("3gpp-xml", &Default::default()).unwrap();
-    let read = xml.read(&bytes::Bytes::copy_from_slice(bytes), &ctx, u64::MAX)?;
+    let read = format.read(&bytes::Bytes::copy_from_slice(bytes), &ctx, u64::MAX)?;
     match read.rows {
         format::Rows::Whole(parsed) => Ok(parsed),
         format::Rows::Parts(_) => panic!("{name}: test files are read whole (under 64 MiB)"),

@@ -38,8 +38,9 @@ impl Csv {
         Self { layout }
     }
 
-    /// The table of a file named `file_name`.
+    /// The table of a file named `file_name` (a `.gz` suffix is transport, not name).
     fn table_of(&self, file_name: &str) -> Result<String, String> {
+        let file_name = without_gz(file_name);
         match &self.layout.table {
             TableSource::Fixed(table) => Ok(table.clone()),
             TableSource::FromFileName(regex) => regex
@@ -112,6 +113,11 @@ impl Csv {
     }
 }
 
+/// A file name without the `.gz` its transport compression added.
+fn without_gz(file_name: &str) -> &str {
+    file_name.strip_suffix(".gz").unwrap_or(file_name)
+}
+
 /// `bytes` after its first `lines` lines.
 fn skip_lines(bytes: &[u8], lines: usize) -> &[u8] {
     let mut rest = bytes;
@@ -175,7 +181,7 @@ impl<'l, 'a, 'e> Parser<'l, 'a, 'e> {
         let from_file = layout
             .ne_from_file
             .as_ref()
-            .and_then(|regex| Some(regex.captures(file)?["ne"].to_string()));
+            .and_then(|regex| Some(regex.captures(without_gz(file))?["ne"].to_string()));
         let ne = from_file.unwrap_or_else(|| rows.fallback_ne());
         Self {
             file_ne: rows.ne(&ne),

@@ -1,0 +1,74 @@
+//! The ONT (GPON) system end to end through `pmflow ingest --plan plans/ont.toml`: the
+//! OLTs' CSV exports become one archive table per counter group with UTC times,
+//! nodes from the objects and suspect rows from `Reliability`; the shipped GPON rules
+//! compute; ingesting the same files again adds nothing.
+
+mod common;
+
+use common::{cycle_stat, dataset, names_in, pmflow_ok, query_csv, repo, stage_dataset};
+
+#[test]
+fn ont_exports_land_in_one_table_per_counter_group_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
+    stage_dataset(&inbox, "ont");
+    let files = names_in(&dataset("ont")).len() as u64;
+    let plan = repo().join("plans/ont.toml");
+    let args = [
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--archive",
+        archive.to_str().unwrap(),
+    ];
+    let stats = pmflow_ok(&args);
+    assert_eq!(cycle_stat(&stats, "files done"), files, "{stats}");
+    assert_eq!(names_in(&inbox), ["Done"]);
+
+    let counts = "SELECT (SELECT count(*) FROM gpon_ont) AS onts, \
+                  (SELECT count(*) FROM gpon_port) AS ports, \
+                  (SELECT count(DISTINCT ne) FROM gpon_ont) AS olts";
+    // 2 generated OLTs x 2 periods x 32 ONTs, and the 2 ONTs of the written fixture;
+    // 2 x 2 x 4 ports.
+    assert_eq!(query_csv(&archive, counts), ["130,16,3"]);
+    let fixture = query_csv(
+        &archive,
+        "SELECT ne, period_start, granularity_s, suspect, \"Upstream Octets\", \
+         \"Rx Optical Power(dBm)\", \"Note\" FROM gpon_ont \
+         WHERE object LIKE 'OLT-0009/%' ORDER BY object",
+    );
+    assert_eq!(
+        fixture,
+        [
+            "OLT-0009,2026-01-05T02:00:00Z,900,false,1000,-18.25,\"ok, checked\"",
+            "OLT-0009,2026-01-05T02:00:00Z,900,true,,-21.5,",
+        ]
+    );
+    // Local 08:00 and 08:15 at +08:00 are midnight UTC and a quarter past.
+    let periods = query_csv(
+        &archive,
+        "SELECT DISTINCT period_start FROM gpon_port ORDER BY period_start",
+    );
+    assert_eq!(periods, ["2026-01-05T00:00:00Z", "2026-01-05T00:15:00Z"]);
+    // The FEC rule: 250 corrected of 1,000,000 codewords is 250 ppm; suspect rows out.
+    let fec = query_csv(
+        &archive,
+        "SELECT object, pre_fec_ppm, post_fec_ppm FROM gpon_ont_fec_ber \
+         WHERE ne = 'OLT-0009'",
+    );
+    assert_eq!(fec, ["OLT-0009/Frame=0/Slot=2/Port=1/ONT=5,250.0,0.0"]);
+    let traffic = query_csv(
+        &archive,
+        "SELECT downstream_mbps FROM gpon_ont_traffic \
+         WHERE object = 'OLT-0009/Frame=0/Slot=2/Port=1/ONT=5'",
+    );
+    // 2,000 octets in 900 s.
+    assert_eq!(traffic, [format!("{}", 8.0 * 2000.0 / 900.0 / 1e6)]);
+
+    // The same exports again: every file completes, no row is added.
+    stage_dataset(&inbox, "ont");
+    let stats = pmflow_ok(&args);
+    assert_eq!(cycle_stat(&stats, "files done"), files, "{stats}");
+    assert_eq!(query_csv(&archive, counts), ["130,16,3"]);
+}
