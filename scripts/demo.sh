@@ -10,7 +10,7 @@ scripts/build-deps.sh
 cargo build --quiet --bin pmflow
 pmflow="$CARGO_TARGET_DIR/debug/pmflow"
 
-for system in 4ga 5ga 5gc; do
+for system in 4ga 5ga 5gc ont; do
   inbox="demo/inbox/$system"
   mkdir -p "$inbox"
   cp datasets/"$system"/* "$inbox"/
@@ -28,6 +28,10 @@ echo "== columns and rows per table in demo/archive"
    UNION ALL SELECT 'eutrancellfdd', system, count(*) FROM eutrancellfdd GROUP BY system
    UNION ALL SELECT 'amffunction', system, count(*) FROM amffunction GROUP BY system
    ORDER BY table_name, system"
+echo "== GPON pre-FEC error ratio per OLT (rule sql/ont/gpon_ont_fec_ber.sql, from CSV exports)"
+"$pmflow" query --archive demo/archive \
+  "SELECT ne, period_start, round(avg(pre_fec_ppm), 1) AS pre_fec_ppm, round(min(rx_power_dbm), 2) AS worst_rx_dbm
+   FROM gpon_ont_fec_ber GROUP BY ne, period_start ORDER BY ne, period_start"
 echo "== NR RRC setup success rate per node (rule sql/5ga/nr_rrc_setup_sr.sql)"
 "$pmflow" query --archive demo/archive \
   "SELECT ne, period_start, round(avg(rrc_setup_sr_pct), 2) AS rrc_setup_sr_pct
