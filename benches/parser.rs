@@ -11,9 +11,10 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pmflow::format::csv::layout::CsvSection;
 use pmflow::format::{Content, Emit, FileContext, FormatChoice, FormatOptions};
-use pmflow::generator::{GenFile, GenFormat, GenOptions, GenSystem, default_start, render};
+use pmflow::generator::{
+    GenFile, GenFormat, GenOptions, GenSystem, csv_section, default_start, render,
+};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
@@ -38,22 +39,7 @@ fn corpus(format: GenFormat) -> Vec<GenFile> {
 
 /// The layout of the generator's CSV exports of gNodeB counter groups.
 fn csv_layout() -> FormatOptions {
-    let section: CsvSection = toml::from_str(
-        r#"
-        header_line = 2
-        time_column = "Result Time"
-        time_format = "%Y-%m-%d %H:%M"
-        utc_offset = "+08:00"
-        granularity_column = "Granularity Period"
-        granularity_unit = "min"
-        object_column = "Object Name"
-        suspect_column = "Reliability"
-        reliable_value = "Reliable"
-        ne_from_file = "^(?P<ne>gNB[0-9]+)_"
-        table_from_file = "^gNB[0-9]+_(?P<table>[A-Za-z]+)_"
-        "#,
-    )
-    .expect("valid section");
+    let section = csv_section(GenSystem::Nr);
     FormatOptions {
         csv: Some(section.layout().expect("valid layout")),
     }

@@ -238,22 +238,7 @@ fn every_generated_format_holds_the_same_values_as_its_3gpp_file() {
             "2026-01-05T00:15:00Z"
         );
     }
-    let csv_layout: pmflow::format::csv::layout::CsvSection = toml::from_str(
-        r#"
-        header_line = 2
-        time_column = "Result Time"
-        time_format = "%Y-%m-%d %H:%M"
-        utc_offset = "+08:00"
-        granularity_column = "Granularity Period"
-        granularity_unit = "min"
-        object_column = "Object Name"
-        suspect_column = "Reliability"
-        reliable_value = "Reliable"
-        ne_from_file = "^(?P<ne>gNB[0-9]+)_"
-        table_from_file = "^gNB[0-9]+_(?P<table>[A-Za-z]+)_"
-        "#,
-    )
-    .unwrap();
+    let csv_layout = pmflow::generator::csv_section(GenSystem::Nr);
     let options = pmflow::format::FormatOptions {
         csv: Some(csv_layout.layout().unwrap()),
     };

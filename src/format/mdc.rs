@@ -32,7 +32,7 @@ impl Format for Mdc {
     }
 
     fn recognises(&self, head: &[u8], _file_name: &str) -> bool {
-        head.windows(5).any(|w| w == b"<mdc>" || w == b"<mdc ")
+        xml::has_start_tag(head, "mdc")
     }
 
     fn parse(

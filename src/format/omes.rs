@@ -33,7 +33,7 @@ impl Format for Omes {
     }
 
     fn recognises(&self, head: &[u8], _file_name: &str) -> bool {
-        head.windows(6).any(|w| w == b"<OMeS>" || w == b"<OMeS ")
+        xml::has_start_tag(head, "OMeS")
     }
 
     fn parse(

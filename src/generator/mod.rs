@@ -19,6 +19,7 @@ use flate2::write::GzEncoder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::format::csv::layout::CsvSection;
 use catalog::{Counter, Group, Kind};
 
 /// Systems the generator knows, with their node naming and counter groups.
@@ -234,6 +235,30 @@ pub fn render(options: &GenOptions, node: usize, rop: usize) -> Vec<GenFile> {
                 named(name, content)
             })
             .collect(),
+    }
+}
+
+/// The `[csv]` section that reads the generator's CSV exports of `system`: what
+/// `plans/ont.toml` says for `ont`, with the node taken from the file name.
+pub fn csv_section(system: GenSystem) -> CsvSection {
+    let node = system.node_name(1);
+    let prefix: String = node.chars().take_while(|c| !c.is_ascii_digit()).collect();
+    let prefix = regex::escape(&prefix);
+    CsvSection {
+        header_line: Some(2),
+        time_column: Some("Result Time".into()),
+        time_format: Some("%Y-%m-%d %H:%M".into()),
+        utc_offset: Some("+08:00".into()),
+        granularity_column: Some("Granularity Period".into()),
+        granularity_unit: Some("min".into()),
+        object_column: Some("Object Name".into()),
+        suspect_column: Some("Reliability".into()),
+        reliable_value: Some("Reliable".into()),
+        ne_from_file: Some(format!("^(?P<ne>{prefix}[0-9]+)_")),
+        table_from_file: Some(format!(
+            "^{prefix}[0-9]+_(?P<table>[A-Za-z_]+)_[0-9]{{12}}[.]csv$"
+        )),
+        ..CsvSection::default()
     }
 }
 

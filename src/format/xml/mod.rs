@@ -181,6 +181,16 @@ impl BufRead for LineCounting<'_> {
     }
 }
 
+/// Whether the start of a file holds the start tag of element `name` (no namespace
+/// prefix), as a root element that tells a format.
+pub fn has_start_tag(head: &[u8], name: &str) -> bool {
+    let tag = format!("<{name}");
+    memchr::memmem::find_iter(head, tag.as_bytes()).any(|at| {
+        let next = head.get(at + tag.len());
+        next.is_some_and(|b| *b == b'>' || b.is_ascii_whitespace())
+    })
+}
+
 /// A format's parser of the events of one XML file.
 pub trait Handler {
     /// Reads every event; the error is what is wrong where the reader stopped.
