@@ -1,7 +1,8 @@
 //! The ONT (GPON) system end to end through `pmflow ingest --plan plans/ont.toml`: the
 //! OLTs' CSV exports become one archive table per counter group with UTC times,
 //! nodes from the objects and suspect rows from `Reliability`; the shipped GPON rules
-//! compute; ingesting the same files again adds nothing.
+//! compute; an export without rows is quarantined; ingesting the same files again adds
+//! nothing.
 
 mod common;
 
@@ -13,6 +14,11 @@ fn ont_exports_land_in_one_table_per_counter_group_exactly_once() {
     let (inbox, archive) = (tmp.path().join("inbox"), tmp.path().join("archive"));
     stage_dataset(&inbox, "ont");
     let files = names_in(&dataset("ont")).len() as u64;
+    // An export of an OLT that measured nothing: a header, no rows.
+    let empty = "OLT-0003_gpon_port_202601050800.csv";
+    let header = "# OLT-0003\nObject Name,Result Time,Granularity Period,Reliability,Online ONTs\n";
+    std::fs::write(tmp.path().join(empty), header).unwrap();
+    common::stage(&inbox, &[tmp.path().join(empty)]);
     let plan = repo().join("plans/ont.toml");
     let args = [
         "ingest",
@@ -24,7 +30,10 @@ fn ont_exports_land_in_one_table_per_counter_group_exactly_once() {
     ];
     let stats = pmflow_ok(&args);
     assert_eq!(cycle_stat(&stats, "files done"), files, "{stats}");
-    assert_eq!(names_in(&inbox), ["Done"]);
+    assert_eq!(cycle_stat(&stats, "files failed"), 1, "{stats}");
+    assert_eq!(names_in(&inbox), ["Done", "Failed"]);
+    let reason = std::fs::read_to_string(inbox.join(format!("Failed/{empty}.reason"))).unwrap();
+    assert_eq!(reason, format!("{empty}: no measurements\n"));
 
     let counts = "SELECT (SELECT count(*) FROM gpon_ont) AS onts, \
                   (SELECT count(*) FROM gpon_port) AS ports, \

@@ -306,3 +306,40 @@ fn a_large_gzip_csv_streams_in_parts_with_the_rows_of_the_whole() {
         cells(&whole, "gpon_ont", object, "Downstream Octets")
     );
 }
+
+#[test]
+fn cut_and_corrupted_files_of_every_format_fail_with_a_reason_and_never_panic() {
+    let ont = ont_format();
+    let cases = [
+        (
+            FormatChoice::default(),
+            "omes/A20290315.2100-0500-2130-0500_MRBTS-2222.xml",
+        ),
+        (
+            FormatChoice::default(),
+            "mdc/A20000301.1400-1415_RNC-Gbg-1.xml",
+        ),
+        (ont, "ont/OLT-0009_gpon_ont_202601051000.csv"),
+    ];
+    for (format, file) in cases {
+        let bytes = std::fs::read(dataset(file)).unwrap();
+        let name = Path::new(file).file_name().unwrap().to_string_lossy();
+        let mut failed = 0;
+        for cut in 0..bytes.len() {
+            let mut mutated = bytes[..cut].to_vec();
+            // Every third cut also gets a byte of garbage where it ends.
+            if cut % 3 == 0 {
+                mutated.extend_from_slice(b"\xff<\"");
+            }
+            if let Err(reason) = parse_bytes_as(&format, &name, &mutated) {
+                assert!(reason.starts_with(&*name), "{file} cut at {cut}: {reason}");
+                failed += 1;
+            }
+        }
+        // Most cuts break a file; a cut at a line end of a CSV still parses.
+        assert!(
+            failed > bytes.len() / 2,
+            "{file}: only {failed} cuts failed"
+        );
+    }
+}
