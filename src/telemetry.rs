@@ -57,6 +57,8 @@ pub const LAST_CYCLE: &str = "pmflow_last_cycle_timestamp_seconds";
 /// Nodes of the system's last closed ROP, by `state` (expected, received, missing,
 /// late, partial): see `completeness`.
 pub const LAST_ROP_NODES: &str = "pmflow_last_rop_nodes";
+/// Nodes missing in each of the system's last four closed ROPs (silent nodes).
+pub const SILENT_NODES: &str = "pmflow_silent_nodes";
 /// Begin of the system's last closed ROP (Unix time, seconds; 0 before it is known).
 pub const LAST_ROP_START: &str = "pmflow_last_rop_period_start_seconds";
 /// Files a replay delivered again (`outcome` = done, failed, held).
@@ -115,6 +117,10 @@ pub fn describe() {
         "Nodes of the last closed ROP: expected, received, missing, late, partial"
     );
     describe_gauge!(
+        SILENT_NODES,
+        "Nodes expected and missing in each of the last four closed ROPs"
+    );
+    describe_gauge!(
         LAST_ROP_START,
         Unit::Seconds,
         "Begin of the last closed ROP (Unix time)"
@@ -153,6 +159,7 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
         LEADER,
         LAST_CYCLE,
         LAST_ROP_START,
+        SILENT_NODES,
     ] {
         gauge!(name, &[label()]).set(0.0);
     }
@@ -176,8 +183,9 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
 const ROP_STATES: [&str; 5] = ["expected", "received", "missing", "late", "partial"];
 
 /// Records the completeness of the system's last closed ROP, which began at
-/// `period_start` (microseconds).
-pub fn last_closed_rop(system: &str, period_start: i64, rop: &RopCompleteness) {
+/// `period_start` (microseconds), and how many nodes went silent.
+pub fn last_closed_rop(system: &str, period_start: i64, rop: &RopCompleteness, silent: usize) {
+    gauge!(SILENT_NODES, "system" => system.to_string()).set(silent as f64);
     gauge!(LAST_ROP_START, "system" => system.to_string()).set(period_start as f64 / 1e6);
     let counts = [
         rop.expected,

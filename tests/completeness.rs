@@ -155,7 +155,7 @@ fn the_service_answers_completeness_as_the_command_does() {
 }
 
 #[test]
-fn the_service_exports_the_missing_nodes_of_the_last_closed_rop() {
+fn the_service_exports_the_missing_nodes_of_the_last_closed_rop_and_the_silent_ones() {
     let tmp = tempfile::tempdir().unwrap();
     const ROP: i64 = 900;
     // The last closed ROP ends 30 minutes (late_after) or more before now.
@@ -163,7 +163,7 @@ fn the_service_exports_the_missing_nodes_of_the_last_closed_rop() {
     let closed = (now - 1800 - ROP).div_euclid(ROP) * ROP;
     let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).unwrap();
     let generated = tmp.path().join("gen");
-    let start = at(closed - 2 * ROP).to_rfc3339();
+    let start = at(closed - 5 * ROP).to_rfc3339();
     pmflow_ok(&[
         "gen",
         "--out",
@@ -173,18 +173,23 @@ fn the_service_exports_the_missing_nodes_of_the_last_closed_rop() {
         "--nodes",
         "3",
         "--rops",
-        "4",
+        "7",
         "--start",
         &start,
     ]);
+    // gNB0002 misses the ROP `closed`; gNB0003 sends its first ROP only, then falls
+    // silent.
     let absent = format!("A{}+0000-", at(closed).format("%Y%m%d.%H%M"));
+    let first = format!("A{}+0000-", at(closed - 5 * ROP).format("%Y%m%d.%H%M"));
     let inbox = tmp.path().join("inbox");
     for name in names_in(&generated) {
-        if !(name.starts_with(&absent) && name.contains("gNB0002")) {
+        let missed = name.starts_with(&absent) && name.contains("gNB0002");
+        let silent = !name.starts_with(&first) && name.contains("gNB0003");
+        if !missed && !silent {
             stage(&inbox, &[generated.join(name)]);
         }
     }
-    assert_eq!(names_in(&inbox).len(), 11);
+    assert_eq!(names_in(&inbox).len(), 14);
     let archive = tmp.path().join("archive");
     let plan = common::five_ga::plan(tmp.path(), 1);
     let args = run_args(&plan, inbox.to_str().unwrap(), &archive, "0 0 0 1 1 *", 0);
@@ -201,11 +206,13 @@ fn the_service_exports_the_missing_nodes_of_the_last_closed_rop() {
     // A quarter-hour may have passed since `closed` was computed: then the next ROP,
     // which every node sent, is the last closed one.
     let expected_missing = match measured - closed {
-        0 => 1.0,
-        ROP => 0.0,
+        0 => 2.0,
+        ROP => 1.0,
         other => panic!("last closed ROP {measured}, computed {closed} ({other} s apart)"),
     };
     assert_eq!(nodes("expected"), 3.0);
     assert_eq!(nodes("missing"), expected_missing);
     assert_eq!(nodes("received"), 3.0 - expected_missing);
+    // gNB0003 is missing in each of the last four closed ROPs.
+    assert_eq!(metrics["pmflow_silent_nodes{system=\"5ga\"}"], 1.0);
 }

@@ -181,6 +181,16 @@ fn prometheus_scraping_pmflow_evaluates_every_rule_and_dashboard_expression() {
         let answer = prometheus.query(expr);
         assert_eq!(answer["status"], "success", "{expr}: {answer}");
     }
+    let rules_file = std::fs::read_to_string(pack("prometheus/pmflow.rules.yml")).unwrap();
+    let rule_count = rules_file
+        .lines()
+        .filter(|l| {
+            ["- alert:", "- record:"]
+                .iter()
+                .any(|k| l.trim_start().starts_with(k))
+        })
+        .count();
+    assert_eq!(rule_count, 11);
     prometheus.wait_for("every rule evaluated", Duration::from_secs(30), |p| {
         let groups = p.api("rules");
         let rules: Vec<&Value> = groups["data"]["groups"]
@@ -189,7 +199,7 @@ fn prometheus_scraping_pmflow_evaluates_every_rule_and_dashboard_expression() {
             .flatten()
             .flat_map(|g| g["rules"].as_array().unwrap())
             .collect();
-        rules.len() == 10 && rules.iter().all(|r| r["health"] == "ok")
+        rules.len() == rule_count && rules.iter().all(|r| r["health"] == "ok")
     });
 
     // Every family is served from the first scrape, but histograms, which the

@@ -267,6 +267,26 @@ fn rfc3339(micros: i64) -> String {
         .unwrap_or_default()
 }
 
+/// ROPs in a row a node must miss to count as silent: an hour of 15-minute ROPs.
+pub const SILENT_ROPS: usize = 4;
+
+/// The nodes missing in each of the last `rops` entries of a ledger (in ROP order):
+/// nodes gone silent, not just late once. Fewer entries than `rops`: none.
+pub fn silent_nodes(ledger: &[RopCompleteness], rops: usize) -> Vec<String> {
+    let Some(last) = ledger.len().checked_sub(rops).map(|start| &ledger[start..]) else {
+        return Vec::new();
+    };
+    let Some((first, rest)) = last.split_first() else {
+        return Vec::new();
+    };
+    first
+        .missing
+        .iter()
+        .filter(|node| rest.iter().all(|rop| rop.missing.contains(node)))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +324,27 @@ mod tests {
         assert!(ledger[0].complete() && ledger[2].complete());
         assert_eq!((ledger[1].expected, ledger[1].received), (3, 2));
         assert_eq!(ledger[1].missing, ["b"]);
+    }
+
+    #[test]
+    fn a_node_missing_in_each_of_the_last_rops_is_silent() {
+        let mut observations = Vec::new();
+        for rop in 0..6 {
+            observations.push(seen("a", rop, 1, 0));
+            // b stops after ROP 1; c misses ROP 3 only.
+            if rop < 2 {
+                observations.push(seen("b", rop, 1, 0));
+            }
+            if rop != 3 {
+                observations.push(seen("c", rop, 1, 0));
+            }
+        }
+        let ledger = ledger(&observations, &rules(0, 6));
+        assert_eq!(silent_nodes(&ledger, 4), ["b"]);
+        assert_eq!(silent_nodes(&ledger[..5], 2), ["b"]);
+        assert_eq!(silent_nodes(&ledger[..4], 1), ["b", "c"]);
+        assert!(silent_nodes(&ledger, 5).is_empty());
+        assert!(silent_nodes(&ledger[..3], 4).is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use foldhash::{HashMap, HashMapExt};
 use crate::archive::data_file::INGESTED_AT;
 use crate::archive::{Archive, ArchiveError, DATE_PARTITION, HISTORY_SUFFIX, ReadOptions};
 use crate::schema;
-pub use ledger::{Observation, RopCompleteness, Rules, ledger};
+pub use ledger::{Observation, RopCompleteness, Rules, SILENT_ROPS, ledger, silent_nodes};
 
 /// Microseconds in a day.
 const DAY_US: i64 = 86_400_000_000;

@@ -384,7 +384,8 @@ impl SystemRunner {
 
     /// Exports the completeness of the system's last closed ROP — the latest that
     /// ended `late_after` (30 minutes) ago or earlier — from its archive, the nodes
-    /// seen within a day before it expected. Failures are logged; the next cycle
+    /// seen within a day before it expected, and the nodes silent since (missing in
+    /// each of the last [`completeness::SILENT_ROPS`] closed ROPs), named in the log. Failures are logged; the next cycle
     /// tries again.
     async fn measure_completeness(self: Arc<Self>) {
         const DAY_US: i64 = 86_400_000_000;
@@ -409,12 +410,18 @@ impl SystemRunner {
                 return warn!(system, %error, "cannot compute the last ROP's completeness");
             }
         };
-        let closed = ledger.iter().rev().find_map(|rop| {
-            let start = parse_moment(&rop.period_start).ok()?;
-            (start + i64::from(rop.granularity_s) * 1_000_000 <= rules.to).then_some((start, rop))
+        let closed = ledger.iter().rposition(|rop| {
+            let start = parse_moment(&rop.period_start).unwrap_or(i64::MAX);
+            start + i64::from(rop.granularity_s) * 1_000_000 <= rules.to
         });
-        if let Some((start, rop)) = closed {
-            telemetry::last_closed_rop(system, start, rop);
+        if let Some(last) = closed {
+            let rop = &ledger[last];
+            let start = parse_moment(&rop.period_start).unwrap_or_default();
+            let silent = completeness::silent_nodes(&ledger[..=last], completeness::SILENT_ROPS);
+            if !silent.is_empty() {
+                warn!(system, nodes = ?silent, "nodes silent for {} ROPs", completeness::SILENT_ROPS);
+            }
+            telemetry::last_closed_rop(system, start, rop, silent.len());
         }
     }
 
