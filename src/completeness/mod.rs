@@ -52,6 +52,46 @@ pub async fn completeness(
     Ok(ledger(&observations, rules))
 }
 
+/// A system's last closed ROP, as the service exports it after every cycle.
+#[derive(Debug, Clone)]
+pub struct LastClosedRop {
+    /// Begin of the ROP (µs since the epoch).
+    pub period_start: i64,
+    /// Its completeness.
+    pub rop: RopCompleteness,
+    /// Nodes missing in it and in each of the [`SILENT_ROPS`] − 1 closed ROPs before.
+    pub silent: Vec<String>,
+}
+
+/// The completeness of `system`'s last closed ROP at `now` (µs) — the latest that
+/// ended `late_after` (30 minutes) ago or earlier — with the nodes seen within a day
+/// before it expected, and the nodes silent since; `None` when the day holds no ROP.
+pub async fn last_closed_rop(
+    archive: &Archive,
+    system: &str,
+    now: i64,
+) -> Result<Option<LastClosedRop>, CompletenessError> {
+    let defaults = Rules::with_defaults(now - DAY_US, now);
+    let rules = Rules {
+        to: now - defaults.late_after,
+        lookback: DAY_US,
+        ..defaults
+    };
+    let ledger = completeness(archive, system, &rules).await?;
+    let start_of = |rop: &RopCompleteness| {
+        chrono::DateTime::parse_from_rfc3339(&rop.period_start)
+            .map_or(i64::MAX, |start| start.timestamp_micros())
+    };
+    let closed = ledger.iter().rposition(|rop| {
+        start_of(rop).saturating_add(i64::from(rop.granularity_s) * 1_000_000) <= rules.to
+    });
+    Ok(closed.map(|last| LastClosedRop {
+        period_start: start_of(&ledger[last]),
+        silent: silent_nodes(&ledger[..=last], SILENT_ROPS),
+        rop: ledger[last].clone(),
+    }))
+}
+
 /// What the archive holds of each node and ROP of `system` with `period_start` in
 /// `[from, to)`: tables with rows, and when the first of them was ingested.
 pub async fn observe(

@@ -13,10 +13,9 @@ use tracing::{debug, error, info, warn};
 use super::leader::Leadership;
 use super::schedule::Schedule;
 use crate::archive::Archive;
-use crate::completeness::{self, Rules};
+use crate::completeness;
 use crate::config::SystemPlan;
 use crate::pipeline::{CycleStats, Pipeline};
-use crate::replay::parse_moment;
 use crate::sink::archive::config::ArchiveConfig;
 use crate::telemetry;
 
@@ -382,46 +381,29 @@ impl SystemRunner {
         }
     }
 
-    /// Exports the completeness of the system's last closed ROP — the latest that
-    /// ended `late_after` (30 minutes) ago or earlier — from its archive, the nodes
-    /// seen within a day before it expected, and the nodes silent since (missing in
-    /// each of the last [`completeness::SILENT_ROPS`] closed ROPs), named in the log. Failures are logged; the next cycle
-    /// tries again.
+    /// Exports the completeness of the system's last closed ROP
+    /// ([`completeness::last_closed_rop`]) and names its silent nodes in the log.
+    /// Failures are logged; the next cycle tries again.
     async fn measure_completeness(self: Arc<Self>) {
-        const DAY_US: i64 = 86_400_000_000;
         let Some(url) = self.archive() else {
             return;
         };
         let system = self.system();
         let now = Utc::now().timestamp_micros();
-        let defaults = Rules::with_defaults(now - DAY_US, now);
-        let rules = Rules {
-            to: now - defaults.late_after,
-            lookback: DAY_US,
-            ..defaults
-        };
-        let ledger = match Archive::open(url) {
-            Ok(archive) => completeness::completeness(&archive, system, &rules).await,
+        let last = match Archive::open(url) {
+            Ok(archive) => completeness::last_closed_rop(&archive, system, now).await,
             Err(error) => Err(error.into()),
         };
-        let ledger = match ledger {
-            Ok(ledger) => ledger,
-            Err(error) => {
-                return warn!(system, %error, "cannot compute the last ROP's completeness");
+        match last {
+            Ok(Some(last)) => {
+                if !last.silent.is_empty() {
+                    let rops = completeness::SILENT_ROPS;
+                    warn!(system, nodes = ?last.silent, "nodes silent for {rops} ROPs");
+                }
+                telemetry::last_closed_rop(system, last.period_start, &last.rop, last.silent.len());
             }
-        };
-        let closed = ledger.iter().rposition(|rop| {
-            let start = parse_moment(&rop.period_start).unwrap_or(i64::MAX);
-            start + i64::from(rop.granularity_s) * 1_000_000 <= rules.to
-        });
-        if let Some(last) = closed {
-            let rop = &ledger[last];
-            let start = parse_moment(&rop.period_start).unwrap_or_default();
-            let silent = completeness::silent_nodes(&ledger[..=last], completeness::SILENT_ROPS);
-            if !silent.is_empty() {
-                warn!(system, nodes = ?silent, "nodes silent for {} ROPs", completeness::SILENT_ROPS);
-            }
-            telemetry::last_closed_rop(system, start, rop, silent.len());
+            Ok(None) => {}
+            Err(error) => warn!(system, %error, "cannot compute the last ROP's completeness"),
         }
     }
 
