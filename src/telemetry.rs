@@ -166,6 +166,14 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
     for state in ROP_STATES {
         gauge!(LAST_ROP_NODES, "system" => system.to_string(), "state" => state).set(0.0);
     }
+    // A histogram's handle, taken, is served empty (count 0) until its first value.
+    for stage in STAGES {
+        let _registered =
+            histogram!(STAGE_SECONDS, "system" => system.to_string(), "stage" => stage);
+    }
+    for name in [CYCLE_SECONDS, REPLAY_SECONDS] {
+        let _registered = histogram!(name, &[label()]);
+    }
     for outcome in ["done", "failed", "held"] {
         counter!(REPLAY_FILES, "system" => system.to_string(), "outcome" => outcome).increment(0);
     }
@@ -178,6 +186,9 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
         }
     }
 }
+
+/// The `stage` labels of [`STAGE_SECONDS`].
+const STAGES: [&str; 4] = ["fetch", "parse", "plan", "sink"];
 
 /// The states of [`LAST_ROP_NODES`].
 const ROP_STATES: [&str; 5] = ["expected", "received", "missing", "late", "partial"];
@@ -228,13 +239,8 @@ pub fn file_finished(system: &str, report: &FileReport) {
     counter!(BYTES, &[label()]).increment(report.bytes);
     counter!(ROWS, &[label()]).increment(report.rows);
     counter!(COUNTER_VALUES, &[label()]).increment(report.counter_values);
-    let stages = [
-        ("fetch", report.fetch),
-        ("parse", report.parse),
-        ("plan", report.plan),
-        ("sink", report.sink),
-    ];
-    for (stage, time) in stages {
+    let times = [report.fetch, report.parse, report.plan, report.sink];
+    for (stage, time) in STAGES.into_iter().zip(times) {
         if !time.is_zero() {
             histogram!(STAGE_SECONDS, "system" => system.to_string(), "stage" => stage)
                 .record(time.as_secs_f64());

@@ -202,22 +202,12 @@ fn prometheus_scraping_pmflow_evaluates_every_rule_and_dashboard_expression() {
         rules.len() == rule_count && rules.iter().all(|r| r["health"] == "ok")
     });
 
-    // Every family is served from the first scrape, but histograms, which the
-    // exporter shows from their first observation: those once a cycle took a file.
+    // Every family is served from the first scrape, histograms included (empty).
     let used = metric_names(&expressions.join("\n"));
-    let histograms: BTreeSet<String> = [
-        "pmflow_stage_duration_seconds",
-        "pmflow_cycle_duration_seconds",
-    ]
-    .map(String::from)
-    .into();
     let served =
         |service: &common::service::Service| metric_names(&service.request("GET", "/metrics").1);
     let first_scrape = served(&service);
-    let missing: Vec<&String> = used
-        .difference(&first_scrape)
-        .filter(|n| !histograms.contains(*n))
-        .collect();
+    let missing: Vec<&String> = used.difference(&first_scrape).collect();
     assert!(
         missing.is_empty(),
         "used but not served from the first scrape: {missing:?}"
@@ -226,6 +216,11 @@ fn prometheus_scraping_pmflow_evaluates_every_rule_and_dashboard_expression() {
     assert_eq!(
         prometheus.query("pmflow_files_failed_total{system=\"5ga\"}")["data"]["result"][0]["value"]
             [1],
+        "0"
+    );
+    let count = "pmflow_stage_duration_seconds_count{system=\"5ga\",stage=\"parse\"}";
+    assert_eq!(
+        prometheus.query(count)["data"]["result"][0]["value"][1],
         "0"
     );
 
