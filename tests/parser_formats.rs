@@ -343,3 +343,29 @@ fn cut_and_corrupted_files_of_every_format_fail_with_a_reason_and_never_panic() 
         );
     }
 }
+
+#[test]
+fn a_gzip_bomb_named_as_an_export_is_refused_at_its_first_long_line() {
+    use pmflow::format::FileContext;
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(b"# title\nObject Name,Result Time,Granularity Period,Reliability,a\n")
+        .unwrap();
+    let zeros = vec![b'0'; 1 << 20];
+    for _ in 0..100 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = bytes::Bytes::from(encoder.finish().unwrap());
+    let name = "OLT-0001_gpon_port_202601050800.csv.gz";
+    let ctx = FileContext {
+        system: "ont".into(),
+        file_name: name.into(),
+    };
+    // 100 MiB decompressed: past 64 MiB it streams, and the line guard stops it.
+    let error = ont_format().read(&bomb, &ctx, 1 << 30).unwrap_err();
+    assert!(
+        error.starts_with(name) && error.contains("a line longer than 16777216 bytes"),
+        "{error}"
+    );
+}

@@ -23,6 +23,11 @@ use super::naming::table_from_name;
 use super::{Content, Emit, FileContext, Format, ParseError, ParsedFile};
 use layout::{CsvLayout, Granularity, PeriodSource, TableSource, TimeColumn};
 
+/// The longest line a streamed export may have: lines are an object and its
+/// counters, so a longer one is garbage (a gzip bomb of zeros), refused before the
+/// CSV reader buffers it.
+const MAX_LINE: u64 = 16 << 20;
+
 /// The UTF-8 byte-order mark some exporters begin files with.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -96,7 +101,10 @@ impl Format for Csv {
                 if blank {
                     return Err(error(None, "empty file".into()));
                 }
-                parser.run(self.reader(stream))
+                parser.run(self.reader(LineLimited {
+                    inner: stream,
+                    since_newline: 0,
+                }))
             }
         };
         result.map_err(|(line, message)| error(line.map(|l| l + skip as u64), message))?;
@@ -148,6 +156,29 @@ fn skip_stream_lines(stream: &mut dyn BufRead, lines: usize) -> Result<bool, Str
     }
     let rest = stream.fill_buf().map_err(read_error)?;
     Ok(blank && rest.iter().all(u8::is_ascii_whitespace))
+}
+
+/// A stream that refuses a line longer than [`MAX_LINE`].
+struct LineLimited<'r> {
+    inner: &'r mut dyn BufRead,
+    since_newline: u64,
+}
+
+impl Read for LineLimited<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        let read = &out[..n];
+        self.since_newline = match memchr::memrchr(b'\n', read) {
+            Some(at) => (n - at - 1) as u64,
+            None => self.since_newline + n as u64,
+        };
+        if self.since_newline > MAX_LINE {
+            return Err(std::io::Error::other(format!(
+                "a line longer than {MAX_LINE} bytes: not a CSV export"
+            )));
+        }
+        Ok(n)
+    }
 }
 
 /// Where a row's key columns are, once the header line was read.
