@@ -1,12 +1,16 @@
 //! Formats: turning the bytes of one counter file into Arrow record batches, one per
 //! measurement table.
 //!
-//! Each format implements [`Format`] and is registered in [`FORMATS`]; the plan's
-//! `format` picks one by name, or `auto` (the default) the first that recognises a
-//! file's content ([`FormatChoice`]). `decompress` undoes transport compression (by
-//! magic bytes), `builder` accumulates rows into Arrow arrays with widening counter
-//! types, `threegpp` is the streaming parser for TS 32.435 `measCollecFile` and
-//! TS 28.532 `measDataFile`.
+//! Each format implements [`Format`] and is registered in one place (`formats`, with
+//! the plan's [`FormatOptions`]); the plan's `format` picks one by name, or `auto` (the
+//! default) the first that recognises a file ([`FormatChoice`]). The parsers:
+//! `threegpp` (TS 32.435 `measCollecFile`, TS 28.532 `measDataFile`), `omes` (Nokia),
+//! `mdc` (TS 32.401) and `csv` (exports described by the plan). What they share:
+//! `xml` (the event source of the XML formats), `file_rows` (a file's tables and
+//! parts), `builder` and `column` (rows straight into Arrow arrays with widening
+//! counter types), `naming`, `filename` and `time` (table names, TS 32.432 file
+//! names, timestamps); `decompress` undoes transport compression (by magic bytes) and
+//! `parts` reads large files in parts.
 
 pub mod builder;
 pub mod column;
