@@ -3,8 +3,8 @@
 //!
 //! ```toml
 //! system = "5ga"
-//! format = "auto"              # or a format's name: 3gpp-xml, omes, mdc, csv
-//! [csv]                        # the columns of CSV files (see format::csv::layout)
+//! format = "auto"              # or a format's name: 3gpp-xml, omes, mdc, csv (the
+//!                              # last with a [csv] section: format::csv::layout)
 //! max_file_bytes = 1073741824  # larger files (decompressed) are quarantined
 //! allow_empty = false          # a file without any measurement is quarantined
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
