@@ -44,6 +44,9 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
             "quarantined"
         }
     );
+    for (format, settings) in plan.format.settings() {
+        println!("{format}:     {}", settings.replace('\n', "\n         "));
+    }
     match &plan.source {
         Some(source) => {
             println!("source:  {source}");

@@ -167,6 +167,11 @@ pub trait Format: Send + Sync {
     /// Whether a file named `file_name` whose decompressed content starts with `head`
     /// is of this format.
     fn recognises(&self, head: &[u8], file_name: &str) -> bool;
+    /// What the plan configured for this format, for `pmflow explain` (`None`: nothing
+    /// to configure).
+    fn settings(&self) -> Option<String> {
+        None
+    }
     /// Parses a decompressed file into one batch per measurement table, handed over
     /// as `emit` says; `file_id` (the `file_id` column's value) is asked for once the
     /// content was read to its end, and for each part handed out before.
@@ -256,6 +261,18 @@ impl FormatChoice {
             Self::Auto(_) => "auto",
             Self::Fixed(format) => format.name(),
         }
+    }
+
+    /// The settings of the formats of this choice that have any, by format name.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let formats = match self {
+            Self::Auto(formats) => formats.to_vec(),
+            Self::Fixed(format) => vec![format.clone()],
+        };
+        formats
+            .iter()
+            .filter_map(|format| Some((format.name(), format.settings()?)))
+            .collect()
     }
 
     /// The format of a file named `file_name` with this decompressed content.

@@ -138,6 +138,62 @@ pub struct CsvLayout {
     pub ignore_columns: Vec<String>,
 }
 
+impl std::fmt::Display for CsvLayout {
+    /// One line per key column, as `pmflow explain` shows the layout.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let delimiter = char::from(self.delimiter);
+        write!(
+            f,
+            "delimiter {delimiter:?}, header on line {}",
+            self.header_line
+        )?;
+        match &self.table {
+            TableSource::Fixed(table) => write!(f, "\ntable:  {table}")?,
+            TableSource::FromFileName(regex) => write!(f, "\ntable:  from the file name {regex}")?,
+        }
+        write!(f, "\nobject: column {:?}", self.object_column)?;
+        let node = match (&self.ne_regex, &self.ne_from_file) {
+            (Some(object), Some(file)) => {
+                format!("{object} on the object, else {file} on the file name")
+            }
+            (Some(object), None) => format!("{object} on the object, else the file name"),
+            (None, Some(file)) => format!("{file} on the file name"),
+            (None, None) => "the TS 32.432 file name, else the file name".into(),
+        };
+        write!(f, "\nnode:   {node}")?;
+        match &self.period {
+            PeriodSource::Column(time) => {
+                let marks = if time.marks_end { "end" } else { "start" };
+                let offset = if time.has_offset {
+                    "its own offset".to_string()
+                } else {
+                    format!("UTC{:+}s", time.utc_offset_s)
+                };
+                write!(
+                    f,
+                    "\ntime:   column {:?} as {:?} ({offset}), the period's {marks}",
+                    time.name, time.format
+                )?;
+            }
+            PeriodSource::FileName => write!(f, "\ntime:   the TS 32.432 file name")?,
+        }
+        match &self.granularity {
+            Granularity::Column { name, unit_s } => {
+                write!(f, "\nlength: column {name:?} in units of {unit_s} s")?
+            }
+            Granularity::Fixed(seconds) => write!(f, "\nlength: {seconds} s")?,
+            Granularity::FileName => write!(f, "\nlength: the TS 32.432 file name")?,
+        }
+        if let Some((column, reliable)) = &self.suspect {
+            write!(f, "\nsuspect: rows whose {column:?} is not {reliable:?}")?;
+        }
+        if !self.ignore_columns.is_empty() {
+            write!(f, "\nignored: {:?}", self.ignore_columns)?;
+        }
+        Ok(())
+    }
+}
+
 impl CsvSection {
     /// The layout this section describes; the error names the key (`csv.<key>`).
     pub fn layout(&self) -> Result<CsvLayout, (&'static str, String)> {

@@ -61,6 +61,10 @@ impl Format for Csv {
         "csv"
     }
 
+    fn settings(&self) -> Option<String> {
+        Some(self.layout.to_string())
+    }
+
     /// A file whose name gives its table and whose header line holds the object column.
     fn recognises(&self, head: &[u8], file_name: &str) -> bool {
         if self.table_of(file_name).is_err() {
