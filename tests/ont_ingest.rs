@@ -80,4 +80,31 @@ fn ont_exports_land_in_one_table_per_counter_group_exactly_once() {
     let stats = pmflow_ok(&args);
     assert_eq!(cycle_stat(&stats, "files done"), files, "{stats}");
     assert_eq!(query_csv(&archive, counts), ["130,16,3"]);
+
+    // `explain` shows how the plan reads its exports.
+    let explained = pmflow_ok(&["explain", "--plan", plan.to_str().unwrap()]);
+    for line in [
+        "format:  csv",
+        "csv:     delimiter ',', header on line 2",
+        "object: column \"Object Name\"",
+        "node:   ^(?P<ne>[^/]+)/ on the object, else the file name",
+        "suspect: rows whose \"Reliability\" is not \"Reliable\"",
+    ] {
+        assert!(explained.contains(line), "{line:?} not in\n{explained}");
+    }
+
+    // Its output cut short (`| head`), a one-shot command ends quietly, not in a panic.
+    use std::os::unix::process::ExitStatusExt;
+    let mut query = std::process::Command::new(env!("CARGO_BIN_EXE_pmflow"))
+        .args(["query", "--archive", archive.to_str().unwrap()])
+        .arg("SELECT * FROM gpon_ont CROSS JOIN gpon_port")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(query.stdout.take());
+    let ended = query.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    assert_eq!(ended.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -72,6 +72,16 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// Lets a one-shot command end quietly, as Unix tools do, when the reader of its
+/// output goes away (`pmflow query … | head`) instead of panicking in `println!`.
+/// Sockets are unaffected: Rust writes to them with `MSG_NOSIGNAL`.
+fn quiet_on_closed_output() {
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     memory::tune_allocator();
@@ -81,6 +91,9 @@ pub fn main() -> ExitCode {
         Command::Run(_) => "info",
         _ => "warn",
     };
+    if !matches!(cli.command, Command::Run(_)) {
+        quiet_on_closed_output();
+    }
     // delta-rs warns of each commit another writer won; pmflow retries those itself
     // (archive::table) and says so at debug.
     let default_filter = format!("{default_level},deltalake_core::kernel::transaction=error");
