@@ -19,7 +19,7 @@ use super::builder::classify;
 use super::file_rows::FileRows;
 use super::naming::{FALLBACK_TABLE, table_from_object};
 use super::time::parse_compact_us;
-use super::xml::{self, Elements, Events, invalid_utf8, text_str};
+use super::xml::{self, Elements, invalid_utf8, text_str};
 use super::{Content, Emit, FileContext, Format, ParseError, ParsedFile};
 
 /// TS 32.401 `mdc` as a [`Format`]: `mdc`, recognised by its root element.
@@ -86,17 +86,11 @@ struct Parser<'a, 'e> {
     row: Option<Row>,
 }
 
-impl xml::Handler for Parser<'_, '_> {
-    fn run(&mut self, events: &mut impl Events) -> Result<(), String> {
-        xml::walk(events, self)
-    }
-
+impl Elements for Parser<'_, '_> {
     fn finish(self) -> Result<ParsedFile, String> {
         self.rows.finish()
     }
-}
 
-impl Elements for Parser<'_, '_> {
     fn start(&mut self, element: &BytesStart<'_>, depth: usize) -> Result<(), String> {
         let name = element.local_name();
         match (depth, name.as_ref()) {

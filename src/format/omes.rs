@@ -20,7 +20,7 @@ use super::builder::classify;
 use super::file_rows::FileRows;
 use super::naming::{FALLBACK_TABLE, table_from_name};
 use super::time::parse_timestamp_us;
-use super::xml::{self, Elements, Events, attr, invalid_utf8, text_str};
+use super::xml::{self, Elements, attr, invalid_utf8, text_str};
 use super::{Content, Emit, FileContext, Format, ParseError, ParsedFile};
 
 /// Nokia OMeS as a [`Format`]: `omes`, recognised by its root element.
@@ -89,17 +89,11 @@ struct Parser<'a, 'e> {
     columns: HashMap<usize, HashMap<Box<[u8]>, usize>>,
 }
 
-impl xml::Handler for Parser<'_, '_> {
-    fn run(&mut self, events: &mut impl Events) -> Result<(), String> {
-        xml::walk(events, self)
-    }
-
+impl Elements for Parser<'_, '_> {
     fn finish(self) -> Result<ParsedFile, String> {
         self.rows.finish()
     }
-}
 
-impl Elements for Parser<'_, '_> {
     fn start(&mut self, element: &BytesStart<'_>, depth: usize) -> Result<(), String> {
         let name = element.local_name();
         let name = name.as_ref();

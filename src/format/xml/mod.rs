@@ -240,6 +240,19 @@ pub trait Elements {
     fn start(&mut self, element: &BytesStart<'_>, depth: usize) -> Result<(), String>;
     /// An element ends, with the text directly inside it since its last child.
     fn end(&mut self, name: &[u8], text: &[u8], depth: usize) -> Result<(), String>;
+    /// The rows read, once every element was.
+    fn finish(self) -> Result<ParsedFile, String>;
+}
+
+/// A parser of elements handles a file's events by [`walk`]ing them.
+impl<T: Elements> Handler for T {
+    fn run(&mut self, events: &mut impl Events) -> Result<(), String> {
+        walk(events, self)
+    }
+
+    fn finish(self) -> Result<ParsedFile, String> {
+        Elements::finish(self)
+    }
 }
 
 /// Walks every element of a file through `elements`; the error says what is wrong
