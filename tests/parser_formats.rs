@@ -369,3 +369,37 @@ fn a_gzip_bomb_named_as_an_export_is_refused_at_its_first_long_line() {
         "{error}"
     );
 }
+
+#[test]
+fn a_streamed_export_that_is_blank_or_has_no_header_says_so() {
+    use pmflow::format::{FileContext, PartLimits};
+    use std::io::Write;
+    let format = ont_format();
+    let name = "OLT-0001_gpon_port_202601050800.csv.gz";
+    let ctx = FileContext {
+        system: "ont".into(),
+        file_name: name.into(),
+    };
+    let streamed = |content: &str| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(content.as_bytes()).unwrap();
+        let zipped = bytes::Bytes::from(encoder.finish().unwrap());
+        // Past 100 bytes a file streams.
+        let limits = PartLimits {
+            in_memory: 100,
+            part_values: 50,
+        };
+        format
+            .read_with(&zipped, &ctx, 1 << 20, limits)
+            .unwrap_err()
+    };
+    assert_eq!(
+        streamed(&" \r\n".repeat(100)),
+        format!("{name}: empty file")
+    );
+    let title_only = format!("# {}\r\n", "x".repeat(200));
+    assert_eq!(
+        streamed(&title_only),
+        format!("{name}, line 2: no header line")
+    );
+}

@@ -5,7 +5,8 @@
 //! granularity, suspect); every other column is a counter, its name kept verbatim and
 //! its type inferred and widened as for XML counters. `NIL` and empty cells are null;
 //! CRLF line ends, quoted fields and a UTF-8 byte-order mark are accepted. A file is
-//! one table, named by the plan or by the file name. Times are read in the layout's
+//! one table, named by the plan or by the file name; lines of nothing but whitespace
+//! are skipped. Times are read in the layout's
 //! format; text without an offset is at `utc_offset`. The node is taken from the
 //! object (`ne_regex`), else from the file name (`ne_from_file`, then TS 32.432), else
 //! it is the file name.
@@ -92,27 +93,32 @@ impl Format for Csv {
         let rows = FileRows::new(ctx, file_id, emit);
         let mut parser = Parser::new(&self.layout, rows, &table, &ctx.file_name);
         let skip = self.layout.header_line - 1;
-        let result = match content {
+        let (header, blank) = match content {
             Content::Bytes(bytes) => {
                 let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Err(error(None, "empty file".into()));
-                }
-                parser.run(self.reader(skip_lines(bytes, skip)))
+                let blank = bytes.iter().all(u8::is_ascii_whitespace);
+                let header = match blank {
+                    true => Ok(false),
+                    false => parser.run(self.reader(skip_lines(bytes, skip))),
+                };
+                (header, blank)
             }
             Content::Stream(stream) => {
-                let blank = skip_stream_lines(stream, skip).map_err(|e| error(None, e))?;
-                if blank {
-                    return Err(error(None, "empty file".into()));
-                }
-                parser.run(self.reader(LineLimited {
-                    inner: stream,
-                    since_newline: 0,
-                }))
+                let mut export = ExportStream::new(stream, skip).map_err(|e| error(None, e))?;
+                let header = parser.run(self.reader(&mut export));
+                (header, !export.non_blank)
             }
         };
-        result.map_err(|(line, message)| error(line.map(|l| l + skip as u64), message))?;
-        parser.rows.finish().map_err(|message| error(None, message))
+        let header =
+            header.map_err(|(line, message)| error(line.map(|l| l + skip as u64), message))?;
+        match (header, blank) {
+            (true, _) => parser.rows.finish().map_err(|message| error(None, message)),
+            (false, true) => Err(error(None, "empty file".into())),
+            (false, false) => {
+                let line = Some(self.layout.header_line as u64);
+                Err(error(line, "no header line".into()))
+            }
+        }
     }
 }
 
@@ -121,6 +127,7 @@ impl Csv {
         ReaderBuilder::new()
             .delimiter(self.layout.delimiter)
             .has_headers(false)
+            .flexible(true)
             .from_reader(input)
     }
 }
@@ -142,45 +149,70 @@ fn skip_lines(bytes: &[u8], lines: usize) -> &[u8] {
     rest
 }
 
-/// Skips a byte-order mark and the first `lines` lines of a stream; whether the
-/// whole stream was blank up to where it was skipped and beyond (an empty file).
-fn skip_stream_lines(stream: &mut dyn BufRead, lines: usize) -> Result<bool, String> {
-    let read_error = |e: std::io::Error| format!("cannot read: {e}");
-    if stream.fill_buf().map_err(read_error)?.starts_with(BOM) {
-        stream.consume(BOM.len());
-    }
-    let mut blank = true;
-    let mut line = Vec::new();
-    for _ in 0..lines {
-        line.clear();
-        if stream.read_until(b'\n', &mut line).map_err(read_error)? == 0 {
-            break;
-        }
-        blank &= line.iter().all(u8::is_ascii_whitespace);
-    }
-    let rest = stream.fill_buf().map_err(read_error)?;
-    Ok(blank && rest.iter().all(u8::is_ascii_whitespace))
-}
-
-/// A stream that refuses a line longer than [`MAX_LINE`].
-struct LineLimited<'r> {
+/// A streamed export after its byte-order mark and first lines, refusing a line
+/// longer than [`MAX_LINE`]; it notes whether anything but whitespace went by.
+struct ExportStream<'r> {
     inner: &'r mut dyn BufRead,
+    /// Lines still to skip before the first byte is handed out.
+    skip: usize,
     since_newline: u64,
+    non_blank: bool,
 }
 
-impl Read for LineLimited<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(out)?;
-        let read = &out[..n];
-        self.since_newline = match memchr::memrchr(b'\n', read) {
-            Some(at) => (n - at - 1) as u64,
-            None => self.since_newline + n as u64,
+impl<'r> ExportStream<'r> {
+    /// The export in `inner`, its first `skip` lines to be skipped.
+    fn new(inner: &'r mut dyn BufRead, skip: usize) -> Result<Self, String> {
+        let head = inner.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
+        if head.starts_with(BOM) {
+            inner.consume(BOM.len());
+        }
+        Ok(Self {
+            inner,
+            skip,
+            since_newline: 0,
+            non_blank: false,
+        })
+    }
+
+    /// Notes `bytes` going by, skipped or handed out.
+    fn note(since_newline: &mut u64, non_blank: &mut bool, bytes: &[u8]) -> std::io::Result<()> {
+        *non_blank = *non_blank || !bytes.iter().all(u8::is_ascii_whitespace);
+        *since_newline = match memchr::memrchr(b'\n', bytes) {
+            Some(at) => (bytes.len() - at - 1) as u64,
+            None => *since_newline + bytes.len() as u64,
         };
-        if self.since_newline > MAX_LINE {
+        if *since_newline > MAX_LINE {
             return Err(std::io::Error::other(format!(
                 "a line longer than {MAX_LINE} bytes: not a CSV export"
             )));
         }
+        Ok(())
+    }
+}
+
+impl Read for ExportStream<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let Self {
+            inner,
+            skip,
+            since_newline,
+            non_blank,
+        } = self;
+        while *skip > 0 {
+            let buffer = inner.fill_buf()?;
+            if buffer.is_empty() {
+                break;
+            }
+            let (taken, line_ended) = match memchr::memchr(b'\n', buffer) {
+                Some(at) => (at + 1, true),
+                None => (buffer.len(), false),
+            };
+            Self::note(since_newline, non_blank, &buffer[..taken])?;
+            inner.consume(taken);
+            *skip -= usize::from(line_ended);
+        }
+        let n = inner.read(out)?;
+        Self::note(since_newline, non_blank, &out[..n])?;
         Ok(n)
     }
 }
@@ -228,24 +260,40 @@ impl<'l, 'a, 'e> Parser<'l, 'a, 'e> {
         }
     }
 
-    fn run<R: Read>(&mut self, mut reader: ::csv::Reader<R>) -> Result<(), LineError> {
+    /// Reads every line; whether there was a header line at all.
+    fn run<R: Read>(&mut self, mut reader: ::csv::Reader<R>) -> Result<bool, LineError> {
         let mut record = ByteRecord::new();
-        let header_line = Some(1);
-        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
-            return Err((header_line, "no header line".into()));
-        }
+        // Lines of nothing but whitespace are skipped, before the header and after.
+        let header_line = loop {
+            if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+                return Ok(false);
+            }
+            if !is_blank(&record) {
+                break record.position().map(|p| p.line());
+            }
+        };
         let columns = self.columns(&record).map_err(|m| (header_line, m))?;
+        let width = record.len();
         let needs_file_period = matches!(self.layout.period, PeriodSource::FileName)
             || matches!(self.layout.granularity, Granularity::FileName);
-        if needs_file_period && self.file_period.is_none() {
-            return Err((None, self.rows.fallback_period().unwrap_err()));
+        if needs_file_period {
+            self.rows
+                .fallback_period()
+                .map_err(|reason| (None, reason))?;
         }
         while reader.read_byte_record(&mut record).map_err(csv_error)? {
+            if is_blank(&record) {
+                continue;
+            }
             let line = record.position().map(|p| p.line());
+            if record.len() != width {
+                let message = format!("{} fields where the header line has {width}", record.len());
+                return Err((line, message));
+            }
             self.row(&record, &columns).map_err(|m| (line, m))?;
             self.rows.row_done().map_err(|m| (line, m))?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The key columns and the counters of a header line.
@@ -386,12 +434,10 @@ impl<'l, 'a, 'e> Parser<'l, 'a, 'e> {
 
 /// A CSV reader's error, at its line.
 fn csv_error(error: ::csv::Error) -> LineError {
-    let line = error.position().map(|p| p.line());
-    let message = match error.kind() {
-        ::csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("{len} fields where the header line has {expected_len}"),
-        _ => error.to_string(),
-    };
-    (line, message)
+    (error.position().map(|p| p.line()), error.to_string())
+}
+
+/// Whether every field of a line is blank (the line holds only whitespace).
+fn is_blank(record: &ByteRecord) -> bool {
+    record.iter().all(|field| field.trim_ascii().is_empty())
 }
