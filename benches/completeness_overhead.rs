@@ -87,7 +87,7 @@ fn ingest(
                 measured.push(tokio::spawn(async move {
                     let archive = Archive::open(&archive).expect("archive");
                     let now = Utc::now().timestamp_micros();
-                    last_closed_rop(&archive, "5ga", now).await
+                    last_closed_rop(&archive, "5ga", now, &Default::default()).await
                 }));
             }
         }

@@ -8,6 +8,10 @@
 //! max_file_bytes = 1073741824  # larger files (decompressed) are quarantined
 //! allow_empty = false          # a file without any measurement is quarantined
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
+//! [completeness]               # what the service's completeness expects
+//! late_after = "30m"           # a node's first file this long after the ROP's first is late
+//! lookback = "1d"              # nodes seen this long before a ROP are expected in it
+//! nodes_file = "nodes.txt"     # or: these nodes, one per line (relative to this file)
 //! [source]
 //! url = "inbox/5ga"            # local directory, or ftp(s)://user:pass@host:21/folder;
 //!                              # glob segments allowed: ftp://host/pm/*/5ga
@@ -32,6 +36,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::completeness::{Expectations, read_nodes};
 use crate::format::csv::layout::CsvSection;
 use crate::format::{FormatChoice, FormatOptions};
 use crate::plan::{Rule, RuleError, rules};
@@ -85,6 +90,8 @@ pub struct PlanFile {
     pub allow_empty: Option<bool>,
     /// How the columns of CSV files map onto rows (`format = "csv"`).
     pub csv: Option<CsvSection>,
+    /// Which nodes are expected in every ROP, and when a file is late.
+    pub completeness: Option<CompletenessSection>,
     /// Directory of the SQL rules.
     pub rules: Option<PathBuf>,
     /// Where files come from.
@@ -96,6 +103,58 @@ pub struct PlanFile {
     /// Concurrency and queue sizes.
     #[serde(default)]
     pub workers: WorkersSection,
+}
+
+/// `[completeness]` of a plan file: what the service's completeness metrics and API
+/// expect of the system.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletenessSection {
+    /// A node whose first file for a ROP came this long after the ROP's first file is
+    /// late (`15m`; default 30 minutes).
+    pub late_after: Option<String>,
+    /// Nodes seen this long before a ROP are expected in it (`7d`; default a day in
+    /// the service's metrics, 7 days in its API).
+    pub lookback: Option<String>,
+    /// A file naming the nodes expected in every ROP, one per line (relative to the
+    /// plan); default: the nodes seen within the look-back.
+    pub nodes_file: Option<PathBuf>,
+}
+
+impl CompletenessSection {
+    /// The expectations this section sets, its node file read; errors name the key.
+    fn expectations(
+        &self,
+        in_plan: impl Fn(&Path) -> PathBuf,
+    ) -> Result<Expectations, ConfigError> {
+        let duration = |key, text: &Option<String>| {
+            text.as_deref()
+                .map(|text| {
+                    humantime::parse_duration(text)
+                        .map(|d| d.as_micros().min(i64::MAX as u128) as i64)
+                        .map_err(|e| invalid(key, format!("{text:?}: {e}")))
+                })
+                .transpose()
+        };
+        let nodes = match &self.nodes_file {
+            Some(path) => {
+                let path = in_plan(path);
+                let nodes = read_nodes(&path).map_err(|e| {
+                    invalid(
+                        "completeness.nodes_file",
+                        format!("{}: {e}", path.display()),
+                    )
+                })?;
+                Some(nodes)
+            }
+            None => None,
+        };
+        Ok(Expectations {
+            late_after: duration("completeness.late_after", &self.late_after)?,
+            lookback: duration("completeness.lookback", &self.lookback)?,
+            nodes,
+        })
+    }
 }
 
 /// `[source]` of a plan file.
@@ -275,6 +334,8 @@ pub struct SystemPlan {
     pub max_file_bytes: u64,
     /// Whether a file without any measurement completes instead of being quarantined.
     pub allow_empty: bool,
+    /// What completeness expects of the system.
+    pub completeness: Expectations,
     /// When a listed file is complete enough to take.
     pub settle: SettleRules,
     /// Where the rules were loaded from, if anywhere.
@@ -455,6 +516,10 @@ impl SystemPlan {
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
+        let completeness = match &file.completeness {
+            Some(section) => section.expectations(in_plan)?,
+            None => Expectations::default(),
+        };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let parse = file.workers.parse.filter(|n| *n > 0).unwrap_or(cores);
         let workers = Workers {
@@ -473,6 +538,7 @@ impl SystemPlan {
             format,
             max_file_bytes,
             allow_empty: file.allow_empty.unwrap_or(false),
+            completeness,
             rules_dir,
             rules,
             sinks,
@@ -562,6 +628,53 @@ mod tests {
         assert_eq!(sinks, [format!("archive {} (optional)", archive.display())]);
         std::fs::write(&plan, "sytem = \"x\"\n").unwrap();
         assert!(SystemPlan::resolve(Some(&plan), Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_completeness_section_sets_expectations_and_names_a_bad_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("p.toml");
+        std::fs::write(dir.path().join("nodes.txt"), "# ours\nn1\n\n n2 \n").unwrap();
+        std::fs::write(
+            &plan,
+            "[completeness]\nlate_after = \"15m\"\nlookback = \"2d\"\nnodes_file = \"nodes.txt\"\n",
+        )
+        .unwrap();
+        let resolved = SystemPlan::resolve(Some(&plan), Overrides::default()).unwrap();
+        let expectations = resolved.completeness;
+        assert_eq!(expectations.late_after, Some(15 * 60_000_000));
+        assert_eq!(expectations.lookback, Some(2 * 86_400_000_000));
+        let nodes: Vec<&str> = expectations
+            .nodes
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(nodes, ["n1", "n2"]);
+        let rules = expectations.rules(crate::completeness::Rules::with_defaults(0, 1));
+        assert_eq!(
+            (rules.late_after, rules.from, rules.to),
+            (15 * 60_000_000, 0, 1)
+        );
+        let error = |section: &str| {
+            std::fs::write(&plan, format!("[completeness]\n{section}\n")).unwrap();
+            SystemPlan::resolve(Some(&plan), Overrides::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            error("late_after = \"soon\"").starts_with("completeness.late_after: \"soon\""),
+            "{}",
+            error("late_after = \"soon\"")
+        );
+        assert!(error("nodes_file = \"none.txt\"").starts_with("completeness.nodes_file: "));
+        assert!(
+            SystemPlan::resolve(None, Overrides::default())
+                .unwrap()
+                .completeness
+                .nodes
+                .is_none()
+        );
     }
 
     #[test]

@@ -155,6 +155,45 @@ fn the_service_answers_completeness_as_the_command_does() {
 }
 
 #[test]
+fn the_plans_completeness_section_sets_what_the_service_expects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (generated, archive) = (tmp.path().join("gen"), tmp.path().join("archive"));
+    generate(&generated, "5ga", 2, 2);
+    ingest_5ga(&generated, &archive);
+    // The plan expects a node that never reported.
+    let nodes = write_nodes(tmp.path(), &["gNB0001", "gNB0002", "gNB0009"]);
+    let plan = common::five_ga::plan(tmp.path(), 1);
+    let section = format!(
+        "[completeness]\nnodes_file = \"{}\"\nlate_after = \"1h\"\n",
+        nodes.file_name().unwrap().to_str().unwrap()
+    );
+    let mut text = std::fs::read_to_string(&plan).unwrap();
+    text.push_str(&section);
+    std::fs::write(&plan, text).unwrap();
+    let inbox = tmp.path().join("empty-inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let args = run_args(
+        &plan,
+        inbox.to_str().unwrap(),
+        &archive,
+        "0 0 0 1 1 *",
+        3600,
+    );
+    let service = Service::start(&args, &[]);
+    let path = "/api/v1/systems/5ga/completeness?from=2026-01-05T00:00:00Z&to=2026-01-05T00:45:00Z";
+    let (code, body) = service.request("GET", path);
+    assert_eq!(code, 200, "{body}");
+    let answered: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let listed = ["--nodes", nodes.to_str().unwrap(), "--late-after", "1h"];
+    assert_eq!(answered, ledger(&archive, &listed));
+    // The two ROPs the nodes sent.
+    for rop in &answered[..2] {
+        assert_eq!(rop["expected"], 3);
+        assert_eq!(rop["missing"], serde_json::json!(["gNB0009"]));
+    }
+}
+
+#[test]
 fn the_service_exports_the_missing_nodes_of_the_last_closed_rop_and_the_silent_ones() {
     let tmp = tempfile::tempdir().unwrap();
     const ROP: i64 = 900;

@@ -1,7 +1,6 @@
 //! `pmflow completeness`: which nodes reported each ROP of a range (see
 //! `pmflow::completeness` for the rules).
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,7 +50,11 @@ pub async fn run(args: CompletenessArgs) -> Result<(), Failure> {
         return Err(Failure::Usage(anyhow!("--from must be before --to")));
     }
     let nodes = match &args.nodes {
-        Some(path) => Some(read_nodes(path).map_err(Failure::Usage)?),
+        Some(path) => Some(
+            pmflow::completeness::read_nodes(path)
+                .with_context(|| format!("--nodes {}", path.display()))
+                .map_err(Failure::Usage)?,
+        ),
         None => None,
     };
     let micros = |duration: Duration| duration.as_micros().min(i64::MAX as u128) as i64;
@@ -74,18 +77,6 @@ pub async fn run(args: CompletenessArgs) -> Result<(), Failure> {
         OutputFormat::Table => println!("{}", table(&ledger)),
     }
     Ok(())
-}
-
-/// The node names of a file, one per line (blank lines and `#` comments skipped).
-fn read_nodes(path: &std::path::Path) -> anyhow::Result<BTreeSet<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("--nodes {}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(str::to_string)
-        .collect())
 }
 
 /// The ledger as CSV: node lists joined by spaces.

@@ -6,6 +6,7 @@
 
 pub mod ledger;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -52,6 +53,41 @@ pub async fn completeness(
     Ok(ledger(&observations, rules))
 }
 
+/// What a plan's `[completeness]` section sets for its system; unset values take the
+/// defaults of where the ledger is asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expectations {
+    /// How far back a node seen counts as expected (µs).
+    pub lookback: Option<i64>,
+    /// How long after a ROP's first file a node's first file counts as late (µs).
+    pub late_after: Option<i64>,
+    /// The nodes expected in every ROP (else those seen within the look-back).
+    pub nodes: Option<BTreeSet<String>>,
+}
+
+impl Expectations {
+    /// The rules for ROPs in `[from, to)`: these expectations over `defaults`.
+    pub fn rules(&self, defaults: Rules) -> Rules {
+        Rules {
+            lookback: self.lookback.unwrap_or(defaults.lookback),
+            late_after: self.late_after.unwrap_or(defaults.late_after),
+            nodes: self.nodes.clone().or(defaults.nodes),
+            ..defaults
+        }
+    }
+}
+
+/// The nodes a node-list file names: one per line; blank lines and lines beginning
+/// with `#` are skipped.
+pub fn read_nodes(path: &std::path::Path) -> std::io::Result<BTreeSet<String>> {
+    Ok(std::fs::read_to_string(path)?
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
 /// A system's last closed ROP, as the service exports it after every cycle.
 #[derive(Debug, Clone)]
 pub struct LastClosedRop {
@@ -64,18 +100,23 @@ pub struct LastClosedRop {
 }
 
 /// The completeness of `system`'s last closed ROP at `now` (µs) — the latest that
-/// ended `late_after` (30 minutes) ago or earlier — with the nodes seen within a day
-/// before it expected, and the nodes silent since; `None` when the day holds no ROP.
+/// ended `late_after` (default 30 minutes) ago or earlier — with the nodes expected
+/// as `expectations` say (default: those seen within a day before it), and the nodes
+/// silent since; `None` when the day holds no ROP.
 pub async fn last_closed_rop(
     archive: &Archive,
     system: &str,
     now: i64,
+    expectations: &Expectations,
 ) -> Result<Option<LastClosedRop>, CompletenessError> {
-    let defaults = Rules::with_defaults(now - DAY_US, now);
-    let rules = Rules {
-        to: now - defaults.late_after,
+    let defaults = Rules {
         lookback: DAY_US,
-        ..defaults
+        ..Rules::with_defaults(now - DAY_US, now)
+    };
+    let rules = expectations.rules(defaults);
+    let rules = Rules {
+        to: now - rules.late_after,
+        ..rules
     };
     let ledger = completeness(archive, system, &rules).await?;
     let start_of = |rop: &RopCompleteness| {

@@ -219,7 +219,8 @@ async fn completeness(
     };
     let ledger = match Archive::open(url) {
         Ok(archive) => {
-            completeness::completeness(&archive, &name, &Rules::with_defaults(from, to)).await
+            let rules = system.expectations().rules(Rules::with_defaults(from, to));
+            completeness::completeness(&archive, &name, &rules).await
         }
         Err(error) => Err(error.into()),
     };

@@ -13,7 +13,7 @@ use tracing::{debug, error, info, warn};
 use super::leader::Leadership;
 use super::schedule::Schedule;
 use crate::archive::Archive;
-use crate::completeness;
+use crate::completeness::{self, Expectations};
 use crate::config::SystemPlan;
 use crate::pipeline::{CycleStats, Pipeline};
 use crate::sink::archive::config::ArchiveConfig;
@@ -137,6 +137,8 @@ pub struct SystemRunner {
     optimize: Option<Schedule>,
     /// The URLs of the system's archives.
     archives: Vec<String>,
+    /// What completeness expects of the system (the plan's `[completeness]`).
+    expectations: Expectations,
     leadership: Leadership,
     /// One permit: held by the running cycle.
     cycle: Arc<Semaphore>,
@@ -182,6 +184,7 @@ impl SystemRunner {
             schedule,
             optimize,
             archives,
+            expectations: plan.completeness.clone(),
             leadership,
             cycle: Arc::new(Semaphore::new(1)),
             stop,
@@ -192,6 +195,11 @@ impl SystemRunner {
     /// The system's name.
     pub fn system(&self) -> &str {
         self.pipeline.system()
+    }
+
+    /// What completeness expects of the system.
+    pub fn expectations(&self) -> &Expectations {
+        &self.expectations
     }
 
     /// The URL of the system's (first) archive, which completeness is read from.
@@ -391,7 +399,9 @@ impl SystemRunner {
         let system = self.system();
         let now = Utc::now().timestamp_micros();
         let last = match Archive::open(url) {
-            Ok(archive) => completeness::last_closed_rop(&archive, system, now).await,
+            Ok(archive) => {
+                completeness::last_closed_rop(&archive, system, now, &self.expectations).await
+            }
             Err(error) => Err(error.into()),
         };
         match last {
