@@ -77,11 +77,8 @@ impl<'a, 'e> FileRows<'a, 'e> {
     /// The period `(start µs, granularity s)` of a file whose content gives none: the
     /// TS 32.432 file name's begin and end.
     pub fn fallback_period(&self) -> Result<(i64, i32), String> {
-        self.file_name.period.ok_or_else(|| {
-            "no period in the content, and the file name is not a TS 32.432 name with \
-             begin and end times"
-                .to_string()
-        })
+        let reason = "the file name gives no period (not a TS 32.432 name with begin and end)";
+        self.file_name.period.ok_or_else(|| reason.to_string())
     }
 
     /// The index of a table, created on first sight.

@@ -277,9 +277,11 @@ impl<'l, 'a, 'e> Parser<'l, 'a, 'e> {
         let needs_file_period = matches!(self.layout.period, PeriodSource::FileName)
             || matches!(self.layout.granularity, Granularity::FileName);
         if needs_file_period {
-            self.rows
-                .fallback_period()
-                .map_err(|reason| (None, reason))?;
+            self.rows.fallback_period().map_err(|reason| {
+                let message =
+                    format!("the layout takes the period from the file name, and {reason}");
+                (None, message)
+            })?;
         }
         while reader.read_byte_record(&mut record).map_err(csv_error)? {
             if is_blank(&record) {
