@@ -1,4 +1,5 @@
-//! Hostile input in one inbox: hundreds of mutations of the real files of `datasets/`
+//! Hostile input in one inbox: hundreds of mutations of the files of `datasets/` (3GPP,
+//! OMeS, mdc)
 //! (truncations, byte flips, invalid UTF-8, huge numbers and `p` indexes, entity
 //! bombs, 200,000-deep nesting) made with a fixed seed, beside the untouched files and
 //! a gzip bomb of 1.2 GB of zeros. One `pmflow ingest`: no panic, exit 0, every
@@ -18,7 +19,8 @@ use rand::{Rng, SeedableRng};
 /// The dataset files (decompressed) by name.
 fn originals() -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
-    for system in ["4ga", "5ga", "5gc", "conformance"] {
+    // Every format `auto` recognises without a plan's options.
+    for system in ["4ga", "5ga", "5gc", "conformance", "omes", "mdc"] {
         for name in names_in(&dataset(system)) {
             let bytes = std::fs::read(dataset(system).join(&name)).unwrap();
             let (name, bytes) = match name.strip_suffix(".gz") {
