@@ -1,6 +1,5 @@
-//! Hostile input in one inbox: hundreds of mutations of the files of `datasets/` (3GPP,
-//! OMeS, mdc)
-//! (truncations, byte flips, invalid UTF-8, huge numbers and `p` indexes, entity
+//! Hostile input in one inbox: hundreds of mutations of the 3GPP, OMeS and mdc files
+//! of `datasets/` (truncations, byte flips, invalid UTF-8, huge numbers and `p` indexes, entity
 //! bombs, 200,000-deep nesting) made with a fixed seed, beside the untouched files and
 //! a gzip bomb of 1.2 GB of zeros. One `pmflow ingest`: no panic, exit 0, every
 //! untouched file in `Done/`, every other file in `Done/` or in `Failed/` with its
