@@ -186,6 +186,11 @@ fn the_plans_completeness_section_sets_what_the_service_expects() {
     let answered: Vec<Value> = serde_json::from_str(&body).unwrap();
     let listed = ["--nodes", nodes.to_str().unwrap(), "--late-after", "1h"];
     assert_eq!(answered, ledger(&archive, &listed));
+    // The command reads the same section from the plan.
+    assert_eq!(
+        answered,
+        ledger(&archive, &["--plan", plan.to_str().unwrap()])
+    );
     // The two ROPs the nodes sent.
     for rop in &answered[..2] {
         assert_eq!(rop["expected"], 3);

@@ -8,7 +8,8 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use pmflow::archive::Archive;
-use pmflow::completeness::{RopCompleteness, Rules, completeness};
+use pmflow::completeness::{Expectations, RopCompleteness, Rules, completeness};
+use pmflow::config::{Overrides, SystemPlan};
 use pmflow::replay::parse_moment;
 
 use super::{Failure, OutputFormat};
@@ -31,6 +32,10 @@ pub struct CompletenessArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: OutputFormat,
+    /// A plan whose `[completeness]` section gives the defaults of the three flags
+    /// below (as the service's API uses it).
+    #[arg(long)]
+    plan: Option<PathBuf>,
     /// Nodes seen this long before a ROP are expected in it (default 7d).
     #[arg(long, value_parser = humantime::parse_duration)]
     lookback: Option<Duration>,
@@ -57,14 +62,24 @@ pub async fn run(args: CompletenessArgs) -> Result<(), Failure> {
         ),
         None => None,
     };
-    let micros = |duration: Duration| duration.as_micros().min(i64::MAX as u128) as i64;
-    let defaults = Rules::with_defaults(args.from, args.to);
-    let rules = Rules {
-        lookback: args.lookback.map_or(defaults.lookback, micros),
-        late_after: args.late_after.map_or(defaults.late_after, micros),
-        nodes,
-        ..defaults
+    let planned = match &args.plan {
+        Some(plan) => {
+            let overrides = Overrides {
+                system: Some(args.system.clone()),
+                ..Overrides::default()
+            };
+            let plan = SystemPlan::resolve(Some(plan), overrides);
+            plan.map_err(|e| Failure::Usage(e.into()))?.completeness
+        }
+        None => Expectations::default(),
     };
+    let micros = |duration: Duration| duration.as_micros().min(i64::MAX as u128) as i64;
+    let expectations = Expectations {
+        lookback: args.lookback.map(micros).or(planned.lookback),
+        late_after: args.late_after.map(micros).or(planned.late_after),
+        nodes: nodes.or(planned.nodes),
+    };
+    let rules = expectations.rules(Rules::with_defaults(args.from, args.to));
     let archive = Archive::open(&args.archive).map_err(|e| Failure::Usage(e.into()))?;
     let ledger = completeness(&archive, &args.system, &rules)
         .await
