@@ -8,9 +8,11 @@
 //! what it holds again through the current rules, and [`completeness`] tells which
 //! nodes reported each ROP.
 //! [`service`] runs the cycles of many systems on schedules (`pmflow run`), with
-//! leader election and HTTP endpoints; [`telemetry`] declares its metrics.
+//! leader election and HTTP endpoints, and with [`cluster`] shares each system's
+//! files among many processes; [`telemetry`] declares its metrics.
 
 pub mod archive;
+pub mod cluster;
 pub mod completeness;
 pub mod config;
 pub mod format;

@@ -70,8 +70,25 @@ pub const REPLAYS: &str = "pmflow_replays_total";
 /// Wall-clock time of a replay, queued time excluded.
 pub const REPLAY_SECONDS: &str = "pmflow_replay_duration_seconds";
 
+/// Cluster tasks, by `event`: published (by the leader), consumed, retried,
+/// dead_lettered.
+pub const CLUSTER_TASKS: &str = "pmflow_cluster_tasks_total";
+/// Tasks of a partition not yet consumed by this node (`partition` label).
+pub const CLUSTER_LAG: &str = "pmflow_cluster_consumer_lag";
+/// Task partitions this node has.
+pub const CLUSTER_PARTITIONS: &str = "pmflow_cluster_partitions";
+
 /// Registers the help text and unit of every metric (shown by `GET /metrics`).
 pub fn describe() {
+    describe_counter!(
+        CLUSTER_TASKS,
+        "Cluster tasks by event: published, consumed, retried, dead_lettered"
+    );
+    describe_gauge!(
+        CLUSTER_LAG,
+        "Tasks of a partition this node has that it has not consumed yet"
+    );
+    describe_gauge!(CLUSTER_PARTITIONS, "Task partitions this node has");
     describe_counter!(FILES_SCANNED, "Files listed by a scan");
     describe_gauge!(FILES_QUEUED, "Files of the running cycle not finished yet");
     describe_gauge!(
@@ -187,6 +204,65 @@ pub fn register_system(system: &str, sinks: &[(&'static str, bool)]) {
     }
 }
 
+/// What happened to a cluster task, the `event` label of [`CLUSTER_TASKS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEvent {
+    /// The leader published it.
+    Published,
+    /// A node received it.
+    Consumed,
+    /// Its file failed transiently and it was published again.
+    Retried,
+    /// Its file was quarantined and it went to the dead-letter topic.
+    DeadLettered,
+}
+
+impl TaskEvent {
+    const ALL: [TaskEvent; 4] = [
+        TaskEvent::Published,
+        TaskEvent::Consumed,
+        TaskEvent::Retried,
+        TaskEvent::DeadLettered,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            TaskEvent::Published => "published",
+            TaskEvent::Consumed => "consumed",
+            TaskEvent::Retried => "retried",
+            TaskEvent::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// Registers `system`'s cluster metrics at zero (in cluster mode only).
+pub fn register_cluster(system: &str) {
+    for event in TaskEvent::ALL {
+        cluster_task_counter(system, event).increment(0);
+    }
+    gauge!(CLUSTER_PARTITIONS, "system" => system.to_string()).set(0.0);
+}
+
+fn cluster_task_counter(system: &str, event: TaskEvent) -> metrics::Counter {
+    counter!(CLUSTER_TASKS, "system" => system.to_string(), "event" => event.label())
+}
+
+/// Records one cluster task event.
+pub fn cluster_task(system: &str, event: TaskEvent) {
+    cluster_task_counter(system, event).increment(1);
+}
+
+/// Sets how many tasks of `partition` this node has not consumed yet.
+pub fn cluster_lag(system: &str, partition: i32, lag: i64) {
+    gauge!(CLUSTER_LAG, "system" => system.to_string(), "partition" => partition.to_string())
+        .set(lag as f64);
+}
+
+/// Sets how many task partitions this node has.
+pub fn cluster_partitions(system: &str, partitions: usize) {
+    gauge!(CLUSTER_PARTITIONS, "system" => system.to_string()).set(partitions as f64);
+}
+
 /// The `stage` labels of [`STAGE_SECONDS`].
 const STAGES: [&str; 4] = ["fetch", "parse", "plan", "sink"];
 
@@ -230,11 +306,15 @@ pub fn settling(system: &str, files: usize) {
 pub fn file_finished(system: &str, report: &FileReport) {
     let label = || ("system", system.to_string());
     let outcome = match report.outcome {
-        FileOutcome::Done => FILES_PROCESSED,
-        FileOutcome::Failed => FILES_FAILED,
-        FileOutcome::Held => FILES_SKIPPED,
+        FileOutcome::Done => Some(FILES_PROCESSED),
+        FileOutcome::Failed => Some(FILES_FAILED),
+        FileOutcome::Held => Some(FILES_SKIPPED),
+        // Counted by the process that completed it.
+        FileOutcome::Gone => None,
     };
-    counter!(outcome, &[label()]).increment(1);
+    if let Some(outcome) = outcome {
+        counter!(outcome, &[label()]).increment(1);
+    }
     gauge!(FILES_QUEUED, &[label()]).decrement(1.0);
     counter!(BYTES, &[label()]).increment(report.bytes);
     counter!(ROWS, &[label()]).increment(report.rows);
@@ -309,6 +389,7 @@ pub fn replay_file(system: &str, report: &FileReport) {
         FileOutcome::Done => "done",
         FileOutcome::Failed => "failed",
         FileOutcome::Held => "held",
+        FileOutcome::Gone => "gone",
     };
     counter!(REPLAY_FILES, "system" => system.to_string(), "outcome" => outcome).increment(1);
     counter!(REPLAY_ROWS, "system" => system.to_string()).increment(report.rows);

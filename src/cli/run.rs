@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// ZooKeeper connect string (host:port[,host:port][/chroot]) for leader election.
     #[arg(long)]
     zookeeper: Option<String>,
+    /// Cluster mode: share each system's files among every process started with
+    /// these Kafka brokers (kafka://host:9092[,host:9092]); see README "Cluster mode".
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
     /// Address of the HTTP endpoints (default 127.0.0.1:9464).
     #[arg(long)]
     http: Option<String>,
@@ -62,6 +66,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         cron: args.cron,
         initial_delay_s: args.initial_delay,
         zookeeper: args.zookeeper,
+        cluster: args.cluster,
         http: args.http,
         no_settle: args.no_settle,
     };

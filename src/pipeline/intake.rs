@@ -25,11 +25,13 @@ pub(super) struct Intake {
 
 /// Sends the settled files of `listing` (the cycle's first listing) into `files`, then
 /// lists again until every listed file is taken, `settle_max` has passed, or `stop`
-/// is cancelled. A file is sent once per cycle.
+/// is cancelled. A file is sent once per cycle; `announce` learns how many files
+/// are about to be sent before they are.
 pub(super) async fn take_settled(
     pipeline: &Pipeline,
     mut listing: Vec<SourceFile>,
     files: UnboundedSender<SourceFile>,
+    announce: &(dyn Fn(usize) + Sync),
     progress: &(dyn Fn(Progress<'_>) + Sync),
     stop: &CancellationToken,
 ) -> Intake {
@@ -57,7 +59,7 @@ pub(super) async fn take_settled(
         if !new.is_empty() {
             telemetry::scanned(&pipeline.system, new.len() as u64);
             progress(Progress::Listed(new.len() as u64));
-            pipeline.announce(new.len() as isize);
+            announce(new.len());
         }
         for file in new {
             // The receiver lives as long as the cycle's stages.

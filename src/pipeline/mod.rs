@@ -18,11 +18,12 @@ pub mod stats;
 pub mod tracker;
 
 use std::collections::HashMap;
+use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
-use futures::{StreamExt, stream};
+use futures::{Stream, StreamExt, stream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -264,12 +265,76 @@ impl Pipeline {
         };
         telemetry::cycle_started(&self.system);
         let (files_tx, files_rx) = mpsc::unbounded_channel::<SourceFile>();
-        let intake = intake::take_settled(self, listing, files_tx, progress, stop);
+        let announce = |files: usize| self.announce(files as isize);
+        let intake = intake::take_settled(self, listing, files_tx, &announce, progress, stop);
         let files = stream::unfold(files_rx, |mut rx| async move {
             let file = rx.recv().await?;
             Some((file, rx))
         });
         let mut held = Vec::new();
+        let process = self.process(files, stop, |report| {
+            stats.add(&report);
+            progress(Progress::Finished(&report));
+            if report.outcome == FileOutcome::Held {
+                held.push(report.file);
+            }
+        });
+        let (intake, left) = futures::join!(intake, process);
+        stats.scanned = intake.taken + intake.unsettled;
+        stats.unsettled = intake.unsettled;
+        if !left.is_empty() {
+            self.announce(-(left.len() as isize));
+            debug!(
+                files = left.len(),
+                "stopping: files left for the next cycle"
+            );
+        }
+        for file in &left {
+            let report = FileReport {
+                file: file.path(),
+                outcome: FileOutcome::Held,
+                ..FileReport::default()
+            };
+            stats.add(&report);
+            telemetry::file_finished(&self.system, &report);
+            held.push(report.file);
+        }
+        stats.oldest_held = self
+            .held
+            .lock()
+            .expect("held files are never poisoned: updating cannot panic")
+            .update(held, Instant::now());
+        stats.wall = started.elapsed();
+        telemetry::cycle_finished(&stats);
+        Ok(stats)
+    }
+
+    /// Lists the source and sends its files into `files` as they settle, as a cycle's
+    /// intake does, without processing them: what a cluster's leader hands out as
+    /// tasks ([`crate::cluster`]). Ends when every listed file was sent, `settle_max`
+    /// passed, or `stop` is cancelled.
+    pub async fn list_settled(
+        &self,
+        files: mpsc::UnboundedSender<SourceFile>,
+        stop: &CancellationToken,
+    ) -> Result<(), SourceError> {
+        let listing = self.source.list().await?;
+        let announce = |_: usize| {};
+        intake::take_settled(self, listing, files, &announce, &|_| {}, stop).await;
+        Ok(())
+    }
+
+    /// Fetches, parses, plans and delivers every file of `files` — a cycle's intake,
+    /// or the tasks a cluster node is given — calling `finished` with each file's
+    /// report as it ends. Each file must have been announced to the sinks
+    /// ([`Pipeline::announce`]) before it is sent. Once `stop` is cancelled no
+    /// further file is fetched; the files not fetched are returned.
+    pub async fn process(
+        &self,
+        files: impl Stream<Item = SourceFile>,
+        stop: &CancellationToken,
+        mut finished: impl FnMut(FileReport),
+    ) -> Vec<SourceFile> {
         let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
         // A fetch starts only once its file has a place in the queue, so a started
         // download is never left half-read (holding a source connection) while the
@@ -317,42 +382,12 @@ impl Pipeline {
             })
             .buffer_unordered(self.delivery.in_flight())
             .for_each(|report| {
-                stats.add(&report);
                 telemetry::file_finished(&self.system, &report);
-                progress(Progress::Finished(&report));
-                if report.outcome == FileOutcome::Held {
-                    held.push(report.file);
-                }
+                finished(report);
                 async {}
             });
-        let (intake, left, ()) = futures::join!(intake, parse_stage, deliver_stage);
-        stats.scanned = intake.taken + intake.unsettled;
-        stats.unsettled = intake.unsettled;
-        if !left.is_empty() {
-            self.announce(-(left.len() as isize));
-            debug!(
-                files = left.len(),
-                "stopping: files left for the next cycle"
-            );
-        }
-        for file in &left {
-            let report = FileReport {
-                file: file.path(),
-                outcome: FileOutcome::Held,
-                ..FileReport::default()
-            };
-            stats.add(&report);
-            telemetry::file_finished(&self.system, &report);
-            held.push(report.file);
-        }
-        stats.oldest_held = self
-            .held
-            .lock()
-            .expect("held files are never poisoned: updating cannot panic")
-            .update(held, Instant::now());
-        stats.wall = started.elapsed();
-        telemetry::cycle_finished(&stats);
-        Ok(stats)
+        let (left, ()) = futures::join!(parse_stage, deliver_stage);
+        left
     }
 
     /// Checks that the source and every required sink answer; what is wrong, if
@@ -366,6 +401,11 @@ impl Pipeline {
     /// Each sink's kind and whether it is required: the labels of its metrics.
     pub fn sink_labels(&self) -> Vec<(&'static str, bool)> {
         self.delivery.sink_labels()
+    }
+
+    /// The source, described without secrets.
+    pub fn source_name(&self) -> String {
+        self.source.describe()
     }
 
     /// The system this pipeline runs.
@@ -441,8 +481,9 @@ impl Pipeline {
     }
 
     /// Tells every sink that `files` more files are on their way to it (negative:
-    /// files announced that will not come).
-    fn announce(&self, files: isize) {
+    /// files announced that will not come), so that sinks that write files together
+    /// wait for them.
+    pub fn announce(&self, files: isize) {
         self.delivery.announce(files);
     }
 
@@ -456,14 +497,21 @@ impl Pipeline {
         } = fetched;
         let (file_id, rows) = match result {
             Ok(read) => read,
+            Err(ParseFailure::Fetch(error)) if error.error.kind() == ErrorKind::NotFound => {
+                debug!(%error, "the file is gone: another process completed it");
+                report.outcome = FileOutcome::Gone;
+                return Err(report);
+            }
             Err(ParseFailure::Fetch(error)) => {
                 warn!(%error, "fetch failed; the file stays for the next cycle");
                 report.outcome = FileOutcome::Held;
+                report.reason = Some(error.to_string());
                 return Err(report);
             }
             Err(ParseFailure::Invalid(reason)) => {
                 warn!(file = file.name, reason, "quarantining file");
-                report.outcome = self.finish(&file, &Completion::Failed(reason)).await;
+                report.outcome = self.finish(&file, &Completion::Failed(reason.clone())).await;
+                report.reason = Some(reason);
                 return Err(report);
             }
         };
@@ -554,13 +602,15 @@ impl Pipeline {
                     );
                 }
                 report.outcome = FileOutcome::Held;
+                report.reason = Some(reasons.join("; "));
             }
             Settlement::Reject { reason } => {
                 warn!(
                     file = file.name,
                     reason, "quarantining file a required sink refused"
                 );
-                report.outcome = self.finish(&file, &Completion::Failed(reason)).await;
+                report.outcome = self.finish(&file, &Completion::Failed(reason.clone())).await;
+                report.reason = Some(reason);
             }
         }
         report
@@ -581,6 +631,7 @@ impl Pipeline {
             error, "reading parts failed; the file stays for the next cycle"
         );
         report.outcome = FileOutcome::Held;
+        report.reason = Some(error);
         report
     }
 

@@ -31,6 +31,8 @@ pub struct FileReport {
     pub outcome: FileOutcome,
     /// Rule or optional-sink errors that did not stop the file.
     pub warnings: u64,
+    /// Why the file failed or was held (none when done).
+    pub reason: Option<String>,
 }
 
 /// How a file ended in a cycle.
@@ -43,6 +45,9 @@ pub enum FileOutcome {
     Failed,
     /// Left in place for the next cycle (fetch, required sink or completion failed).
     Held,
+    /// No longer in its folder when fetched: another process completed it (a
+    /// cluster's task delivered twice, or a second collector on the same inbox).
+    Gone,
 }
 
 /// Totals of one cycle.
@@ -58,6 +63,8 @@ pub struct CycleStats {
     pub failed: u64,
     /// Files left for the next cycle.
     pub held: u64,
+    /// Files another process completed before this one fetched them.
+    pub gone: u64,
     /// Files listed but still changing when the cycle stopped waiting for them: left
     /// for the next cycle, not counted as held.
     pub unsettled: u64,
@@ -77,6 +84,7 @@ impl CycleStats {
             FileOutcome::Done => self.done += 1,
             FileOutcome::Failed => self.failed += 1,
             FileOutcome::Held => self.held += 1,
+            FileOutcome::Gone => self.gone += 1,
         }
         let t = &mut self.totals;
         t.bytes += report.bytes;
@@ -108,6 +116,7 @@ impl CycleStats {
             ("files failed (quarantined)", self.failed.to_string()),
             ("files held for next cycle", self.held.to_string()),
             ("files not yet settled", self.unsettled.to_string()),
+            ("files completed elsewhere", self.gone.to_string()),
             (
                 "oldest held file held for",
                 format!("{:.0} s", self.oldest_held.as_secs_f64()),

@@ -11,6 +11,15 @@
 //! session_timeout_ms = 10000
 //! shutdown_grace_s = 30                    # SIGTERM: time for in-flight files
 //!
+//! [cluster]                                # optional: share each system's files
+//! brokers = "kafka://k1:9092,k2:9092"      # among every process with this section
+//! partitions = 12                          # of a task topic pmflow creates
+//! task_timeout_s = 600                     # a file still listed is published again
+//! max_attempts = 5                         # tries of a transiently failing file
+//! retry_backoff_ms = 5000                  # before the first retry, then doubled
+//! [cluster.kafka]                          # further librdkafka options
+//! "security.protocol" = "SASL_SSL"
+//!
 //! [schedule]                               # defaults of every system
 //! cron = "50 */5 * * * *"                  # sec min hour day month weekday (UTC)
 //! initial_delay_s = 10                     # one run this long after start
@@ -40,6 +49,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use super::leader::ZooKeeperSettings;
+use crate::cluster::ClusterSettings;
 use super::schedule::{DEFAULT_CRON, DEFAULT_INITIAL_DELAY, DEFAULT_OPTIMIZE_CRON, OFF, Schedule};
 use crate::config::{ConfigError, Overrides, SystemPlan, valid_system_name};
 use crate::secret::Secret;
@@ -96,7 +106,54 @@ struct ServiceFile {
     #[serde(default)]
     schedule: ScheduleSection,
     #[serde(default)]
+    cluster: ClusterSection,
+    #[serde(default)]
     systems: BTreeMap<String, SystemSection>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSection {
+    brokers: Option<String>,
+    partitions: Option<i32>,
+    task_timeout_s: Option<u64>,
+    max_attempts: Option<u32>,
+    retry_backoff_ms: Option<u64>,
+    #[serde(default)]
+    kafka: BTreeMap<String, String>,
+}
+
+impl ClusterSection {
+    /// The cluster's settings, `brokers` (the flag's URL) winning over the file's;
+    /// `None` without brokers.
+    fn resolve(self, brokers: Option<String>) -> Result<Option<ClusterSettings>, ServiceConfigError> {
+        let Some(url) = brokers.or(self.brokers) else {
+            return Ok(None);
+        };
+        let mut settings =
+            ClusterSettings::from_url(&url).map_err(|e| invalid("cluster.brokers", e))?;
+        if let Some(partitions) = self.partitions {
+            if partitions < 1 {
+                return Err(invalid("cluster.partitions", "expected a positive number"));
+            }
+            settings.partitions = partitions;
+        }
+        if let Some(attempts) = self.max_attempts {
+            if attempts < 1 {
+                return Err(invalid("cluster.max_attempts", "expected at least 1"));
+            }
+            settings.max_attempts = attempts;
+        }
+        if let Some(seconds) = self.task_timeout_s {
+            settings.task_timeout = Duration::from_secs(seconds);
+        }
+        if let Some(ms) = self.retry_backoff_ms {
+            settings.retry_backoff = Duration::from_millis(ms);
+        }
+        settings.options = self.kafka;
+        Ok(Some(settings))
+    }
 }
 
 /// `[service]`.
@@ -155,6 +212,8 @@ pub struct RunOptions {
     pub initial_delay_s: Option<u64>,
     /// `--zookeeper HOST:PORT[/chroot]`.
     pub zookeeper: Option<String>,
+    /// `--cluster kafka://HOST:PORT[,…]`.
+    pub cluster: Option<String>,
     /// `--http ADDR`.
     pub http: Option<String>,
     /// `--no-settle`: every system takes listed files at once.
@@ -199,6 +258,9 @@ pub struct ServiceConfig {
     pub api_token: Option<Secret>,
     /// Leader election, when configured.
     pub zookeeper: Option<ZooKeeperSettings>,
+    /// Cluster mode, when configured: every process with the same brokers shares
+    /// each system's files.
+    pub cluster: Option<ClusterSettings>,
     /// How long SIGTERM waits for in-flight files before abandoning them.
     pub shutdown_grace: Duration,
     /// The systems, by name.
@@ -306,10 +368,19 @@ impl ServiceConfig {
             }),
             None => None,
         };
+        let cluster = file.cluster.resolve(options.cluster.clone())?;
+        if cluster.is_some() && zookeeper.is_none() {
+            return Err(invalid(
+                "cluster.brokers",
+                "cluster mode needs service.zookeeper (--zookeeper): the leader it elects is \
+                 the one process that publishes each system's files",
+            ));
+        }
         Ok(Self {
             http,
             api_token,
             zookeeper,
+            cluster,
             shutdown_grace: Duration::from_secs(service.shutdown_grace_s.unwrap_or(30)),
             systems,
         })
@@ -464,6 +535,54 @@ mod tests {
         let zk = config.zookeeper.unwrap();
         assert_eq!(zk.connect, "127.0.0.1:2181/pm");
         assert_eq!(zk.session_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_cluster_section_needs_zookeeper_and_the_flag_wins_over_its_brokers() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"
+            [cluster]
+            brokers = "kafka://k1:9092"
+            partitions = 6
+            task_timeout_s = 120
+            max_attempts = 3
+            retry_backoff_ms = 250
+            [cluster.kafka]
+            "security.protocol" = "SSL"
+            [systems.a]
+            source = "in/a"
+            archive = "arch"
+            "#;
+        let options = RunOptions {
+            config: Some(write_config(dir.path(), text)),
+            ..RunOptions::default()
+        };
+        let error = ServiceConfig::load(&options).unwrap_err().to_string();
+        assert!(error.starts_with("cluster.brokers: cluster mode needs service.zookeeper"), "{error}");
+        let options = RunOptions {
+            zookeeper: Some("127.0.0.1:2181".into()),
+            ..options
+        };
+        let cluster = ServiceConfig::load(&options).unwrap().cluster.unwrap();
+        assert_eq!(cluster.brokers, "k1:9092");
+        assert_eq!(cluster.partitions, 6);
+        assert_eq!(cluster.task_timeout, Duration::from_secs(120));
+        assert_eq!(cluster.max_attempts, 3);
+        assert_eq!(cluster.retry_backoff, Duration::from_millis(250));
+        assert_eq!(cluster.options["security.protocol"], "SSL");
+        let flagged = RunOptions {
+            cluster: Some("kafka://k2:9092,k3:9092".into()),
+            ..options.clone()
+        };
+        let cluster = ServiceConfig::load(&flagged).unwrap().cluster.unwrap();
+        assert_eq!(cluster.brokers, "k2:9092,k3:9092");
+        let bad = RunOptions {
+            cluster: Some("k2:9092".into()),
+            ..options
+        };
+        let error = ServiceConfig::load(&bad).unwrap_err().to_string();
+        assert!(error.starts_with("cluster.brokers: "), "{error}");
+        assert!(ServiceConfig::load(&RunOptions::default()).unwrap().cluster.is_none());
     }
 
     #[test]

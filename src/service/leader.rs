@@ -97,7 +97,7 @@ async fn lead_one_session(
     let options = LockOptions::new(Acls::anyone_all())
         .with_ancestor_options(CreateMode::Persistent.with_acls(Acls::anyone_all()))?;
     {
-        let holder = holder_name();
+        let holder = process_name();
         let lock = tokio::select! {
             lock = client.lock(prefix, holder.as_bytes(), options) => Some(lock?),
             trouble = session_trouble(&mut state) => {
@@ -151,8 +151,9 @@ async fn session_trouble(state: &mut StateWatcher) -> SessionState {
     }
 }
 
-/// `host:pid`, stored in the election node so operators can see who leads.
-fn holder_name() -> String {
+/// `host:pid`: this process as operators see it (the election node's data, the
+/// cluster member's client id).
+pub fn process_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown-host".into());

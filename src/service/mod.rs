@@ -5,6 +5,8 @@
 //! - [`schedule`]: cron with seconds plus a run shortly after start;
 //! - [`system`]: one system's loop and cycles (never two at once) and its status;
 //! - [`leader`]: ZooKeeper leader election per system;
+//! - in cluster mode ([`crate::cluster`]) the leader's cycles publish tasks and every
+//!   process consumes them;
 //! - [`replays`]: replays asked for over HTTP, beside the cycles;
 //! - [`http`]: `/healthz`, `/readyz`, `/metrics`, `/api/v1/systems`, `/api/v1/replays`,
 //!   with a bearer token for every request that changes something.
@@ -31,6 +33,7 @@ use tracing::{info, warn};
 
 use self::config::ServiceConfig;
 use self::system::SystemRunner;
+use crate::cluster::Cluster;
 use crate::pipeline::{BuildError, Pipeline};
 use crate::telemetry;
 
@@ -54,6 +57,9 @@ pub enum ServiceError {
     /// SIGTERM and SIGINT could not be taken over.
     #[error("cannot handle signals: {0}")]
     Signal(std::io::Error),
+    /// The cluster's clients could not be made from its settings.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The HTTP address could not be bound.
     #[error("http {address}: {source}")]
     Http {
@@ -77,6 +83,13 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
         }
     });
     let stop = CancellationToken::new();
+    let cluster = match &config.cluster {
+        Some(settings) => Some(Arc::new(
+            Cluster::connect(settings.clone(), leader::process_name())
+                .map_err(|e| ServiceError::Cluster(e.to_string()))?,
+        )),
+        None => None,
+    };
     let mut runners = Vec::new();
     let mut campaigns = Vec::new();
     for system in &config.systems {
@@ -89,6 +102,9 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
                     source,
                 })?;
         telemetry::register_system(&name, &pipeline.sink_labels());
+        if cluster.is_some() {
+            telemetry::register_cluster(&name);
+        }
         let leadership = match &config.zookeeper {
             Some(zookeeper) => {
                 let (leadership, task) =
@@ -104,6 +120,7 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
             system.schedule.clone(),
             system.optimize.clone(),
             leadership,
+            cluster.clone(),
             stop.clone(),
         )));
     }
@@ -128,7 +145,12 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
     );
     let loops: Vec<_> = runners
         .iter()
-        .map(|runner| tokio::spawn(runner.clone().run()))
+        .flat_map(|runner| {
+            [
+                tokio::spawn(runner.clone().run()),
+                tokio::spawn(runner.clone().run_worker()),
+            ]
+        })
         .collect();
     for runner in &runners {
         tokio::spawn(runner.clone().run_maintenance());

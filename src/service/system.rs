@@ -13,6 +13,10 @@ use tracing::{debug, error, info, warn};
 use super::leader::Leadership;
 use super::schedule::Schedule;
 use crate::archive::Archive;
+use crate::cluster::in_flight::InFlight;
+use crate::cluster::members::Member;
+use crate::cluster::publish::{Published, publish_settled};
+use crate::cluster::{Cluster, worker};
 use crate::completeness::{self, Expectations};
 use crate::config::SystemPlan;
 use crate::pipeline::{CycleStats, Pipeline};
@@ -67,6 +71,73 @@ pub struct SystemStatus {
     pub last_cycle: Option<CycleSummary>,
     /// Why the last cycle failed, if it did.
     pub last_error: Option<String>,
+    /// The system's cluster, in cluster mode.
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// A system's cluster as this process sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterStatus {
+    /// This process in the group (`host:pid`).
+    pub node: String,
+    /// The task partitions this process has.
+    pub partitions: Vec<i32>,
+    /// The group's members and their partitions, as the coordinator tells.
+    pub members: Vec<Member>,
+    /// Why the members are not known, when they are not.
+    pub members_error: Option<String>,
+    /// Files the leader published and whose tasks have not ended (this process, when
+    /// it leads).
+    pub tasks_in_flight: usize,
+    /// What the last round of publishing did, when this process led it.
+    pub last_published: Option<Published>,
+}
+
+/// A system's share of a cluster: the leader publishes its files as tasks, every
+/// node consumes them.
+pub struct ClusterRole {
+    cluster: Arc<Cluster>,
+    in_flight: Mutex<InFlight>,
+    partitions: Arc<Mutex<Vec<i32>>>,
+    last_published: Mutex<Option<Published>>,
+}
+
+impl ClusterRole {
+    /// The role of a process connected to `cluster`.
+    pub fn new(cluster: Arc<Cluster>) -> Self {
+        let timeout = cluster.settings().task_timeout;
+        Self {
+            cluster,
+            in_flight: Mutex::new(InFlight::new(timeout)),
+            partitions: Arc::default(),
+            last_published: Mutex::default(),
+        }
+    }
+
+    /// The role's status; asks the group coordinator for the members.
+    async fn status(&self, system: &str) -> ClusterStatus {
+        let cluster = self.cluster.clone();
+        let group_of = system.to_string();
+        let members = tokio::task::spawn_blocking(move || cluster.members(&group_of))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let (members, members_error) = match members {
+            Ok(members) => (members, None),
+            Err(error) => (Vec::new(), Some(error)),
+        };
+        ClusterStatus {
+            node: self.cluster.node().to_string(),
+            partitions: lock(&self.partitions).clone(),
+            members,
+            members_error,
+            tasks_in_flight: lock(&self.in_flight).len(),
+            last_published: *lock(&self.last_published),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A finished cycle's statistics, for the status.
@@ -140,6 +211,8 @@ pub struct SystemRunner {
     /// What completeness expects of the system (the plan's `[completeness]`).
     expectations: Expectations,
     leadership: Leadership,
+    /// The system's share of a cluster, in cluster mode.
+    cluster: Option<ClusterRole>,
     /// One permit: held by the running cycle.
     cycle: Arc<Semaphore>,
     stop: CancellationToken,
@@ -148,12 +221,15 @@ pub struct SystemRunner {
 
 impl SystemRunner {
     /// A runner for `plan`'s built `pipeline`; `stop` ends its loop and its cycles.
+    /// In cluster mode (`cluster`), a cycle publishes the files as tasks and
+    /// [`SystemRunner::run_worker`] processes the tasks this process is given.
     pub fn new(
         plan: &SystemPlan,
         pipeline: Pipeline,
         schedule: Schedule,
         optimize: Option<Schedule>,
         leadership: Leadership,
+        cluster: Option<Arc<Cluster>>,
         stop: CancellationToken,
     ) -> Self {
         let archives = plan
@@ -178,6 +254,7 @@ impl SystemRunner {
             next_run: None,
             last_cycle: None,
             last_error: None,
+            cluster: None,
         };
         Self {
             pipeline,
@@ -186,6 +263,7 @@ impl SystemRunner {
             archives,
             expectations: plan.completeness.clone(),
             leadership,
+            cluster: cluster.map(ClusterRole::new),
             cycle: Arc::new(Semaphore::new(1)),
             stop,
             status: Mutex::new(status),
@@ -208,10 +286,43 @@ impl SystemRunner {
     }
 
     /// The current status.
-    pub fn status(&self) -> SystemStatus {
+    pub async fn status(&self) -> SystemStatus {
         let mut status = self.lock_status().clone();
         status.leader = *self.leadership.borrow();
+        if let Some(role) = &self.cluster {
+            status.cluster = Some(role.status(self.system()).await);
+        }
         status
+    }
+
+    /// In cluster mode, consumes the system's tasks until the service stops (then
+    /// finishes the files already fetched); without a cluster, returns at once.
+    /// Connection failures are logged and retried.
+    pub async fn run_worker(self: Arc<Self>) {
+        let Some(role) = &self.cluster else {
+            return;
+        };
+        let system = self.system();
+        let mut delay = Duration::from_secs(1);
+        while !self.stop.is_cancelled() {
+            let ran = match role.cluster.prepare(system).await {
+                Ok(()) => {
+                    let partitions = role.partitions.clone();
+                    worker::run(&role.cluster, &self.pipeline, partitions, &self.stop)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(error) => Err(error),
+            };
+            if let Err(error) = ran {
+                warn!(system, error, "cluster worker failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.stop.cancelled() => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
     }
 
     /// What keeps the system from being ready (source or required sink not
@@ -367,7 +478,7 @@ impl SystemRunner {
             std::future::pending::<()>().await
         };
         let result = tokio::select! {
-            result = self.pipeline.run_cycle(&|_| {}, &stop) => result,
+            result = self.cycle_or_publish(&stop) => result,
             () = lost_leadership => unreachable!("never completes"),
         };
         if result.is_ok() {
@@ -377,16 +488,38 @@ impl SystemRunner {
         status.running = false;
         status.cycles += 1;
         match result {
-            Ok(stats) => {
+            Ok(Some(stats)) => {
                 info!(system = self.system(), "cycle finished\n{}", stats.render());
                 status.last_cycle = Some(CycleSummary::new(started_at, &stats));
                 status.last_error = None;
             }
+            Ok(None) => status.last_error = None,
             Err(cause) => {
                 error!(system = self.system(), error = %cause, "cycle failed");
                 status.last_error = Some(cause.to_string());
             }
         }
+    }
+
+    /// A cycle: its statistics; in cluster mode the files are published as tasks
+    /// instead (`None`).
+    async fn cycle_or_publish(
+        &self,
+        stop: &CancellationToken,
+    ) -> Result<Option<CycleStats>, crate::source::SourceError> {
+        let Some(role) = &self.cluster else {
+            return self.pipeline.run_cycle(&|_| {}, stop).await.map(Some);
+        };
+        let published = publish_settled(&role.cluster, &self.pipeline, &role.in_flight, stop).await?;
+        info!(
+            system = self.system(),
+            listed = published.listed,
+            published = published.published,
+            failed = published.failed,
+            "tasks published"
+        );
+        *lock(&role.last_published) = Some(published);
+        Ok(None)
     }
 
     /// Exports the completeness of the system's last closed ROP

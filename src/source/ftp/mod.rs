@@ -154,11 +154,15 @@ impl FtpSource {
     }
 
     fn error(&self, action: &'static str, file: &str, failure: Failure) -> SourceError {
+        let kind = match &failure {
+            Failure::Ftp(error) if is_unavailable(error) => std::io::ErrorKind::NotFound,
+            _ => std::io::ErrorKind::Other,
+        };
         SourceError {
             source_name: self.describe(),
             action,
             file: file.to_string(),
-            error: std::io::Error::other(failure),
+            error: std::io::Error::new(kind, failure),
         }
     }
 }

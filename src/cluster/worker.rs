@@ -1,0 +1,335 @@
+//! A node's part: consume `system`'s tasks in the group, run their files through the
+//! pipeline, and settle each task: commit it in order ([`OrderedOffsets`]), publish it
+//! again when its file failed transiently (attempt + 1, after a backoff, never
+//! blocking the partition), or send it to the dead-letter topic when its file was
+//! quarantined.
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::Cluster;
+use super::offsets::OrderedOffsets;
+use super::task::{Task, dead_letter_topic, group, tasks_topic};
+use crate::pipeline::{FileOutcome, FileReport, Pipeline};
+use crate::source::SourceFile;
+use crate::telemetry;
+
+/// Consumer settings the group needs on this broker: without a short poll interval a
+/// consumer's first join waits out the whole rebalance timeout (minutes).
+const CONSUMER_DEFAULTS: [(&str, &str); 7] = [
+    ("enable.auto.commit", "false"),
+    ("auto.offset.reset", "earliest"),
+    ("max.poll.interval.ms", "10000"),
+    ("session.timeout.ms", "6000"),
+    ("heartbeat.interval.ms", "1000"),
+    ("statistics.interval.ms", "5000"),
+    ("partition.assignment.strategy", "range"),
+];
+
+/// A change of this node's partitions, as the consumer's rebalance callback saw it.
+enum Rebalanced {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+/// What the consumer's callbacks tell the worker and the metrics.
+struct GroupContext {
+    system: String,
+    rebalances: mpsc::UnboundedSender<Rebalanced>,
+    /// The partitions this node has now, for the status.
+    partitions: Arc<Mutex<Vec<i32>>>,
+}
+
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&tasks_topic(&self.system)) else {
+            return;
+        };
+        for (partition, stats) in &topic.partitions {
+            if *partition >= 0 && stats.consumer_lag >= 0 {
+                telemetry::cluster_lag(&self.system, *partition, stats.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let partitions = |list: &TopicPartitionList| -> Vec<i32> {
+            list.elements().iter().map(|e| e.partition()).collect()
+        };
+        let mut mine = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        let event = match rebalance {
+            Rebalance::Assign(list) => {
+                let assigned = partitions(list);
+                mine.extend(&assigned);
+                Rebalanced::Assigned(assigned)
+            }
+            Rebalance::Revoke(list) => {
+                let revoked = partitions(list);
+                mine.retain(|p| !revoked.contains(p));
+                Rebalanced::Revoked(revoked)
+            }
+            Rebalance::Error(error) => return warn!(system = self.system, %error, "rebalance failed"),
+        };
+        mine.sort_unstable();
+        mine.dedup();
+        info!(system = self.system, partitions = ?*mine, "task partitions of this node");
+        telemetry::cluster_partitions(&self.system, mine.len());
+        let _ = self.rebalances.send(event);
+    }
+}
+
+/// A task received and not yet settled.
+struct Received {
+    partition: i32,
+    offset: i64,
+    task: Task,
+}
+
+/// The tasks of one node and what it does when their files finish.
+struct Tasks<'a> {
+    cluster: &'a Cluster,
+    pipeline: &'a Pipeline,
+    consumer: &'a StreamConsumer<GroupContext>,
+    offsets: OrderedOffsets,
+    /// Tasks waiting for their file, by path (a file is processed once however many
+    /// of its tasks arrive meanwhile).
+    waiting: HashMap<String, Vec<Received>>,
+}
+
+/// Consumes `pipeline`'s system's tasks until `stop`; files already fetched are
+/// finished and their tasks committed, the rest are left to the group. `partitions`
+/// shows which task partitions this node has.
+pub async fn run(
+    cluster: &Cluster,
+    pipeline: &Pipeline,
+    partitions: Arc<Mutex<Vec<i32>>>,
+    stop: &CancellationToken,
+) -> Result<(), KafkaError> {
+    let system = pipeline.system();
+    let (rebalances_tx, mut rebalances) = mpsc::unbounded_channel();
+    let mut config = cluster.settings.client_config(&CONSUMER_DEFAULTS);
+    config
+        .set("group.id", group(system))
+        .set("client.id", cluster.node());
+    let consumer: StreamConsumer<GroupContext> = config.create_with_context(GroupContext {
+        system: system.to_string(),
+        rebalances: rebalances_tx,
+        partitions,
+    })?;
+    consumer.subscribe(&[&tasks_topic(system)])?;
+    let mut tasks = Tasks {
+        cluster,
+        pipeline,
+        consumer: &consumer,
+        offsets: OrderedOffsets::default(),
+        waiting: HashMap::new(),
+    };
+    let (files_tx, files_rx) = mpsc::unbounded_channel::<SourceFile>();
+    let mut files_tx = Some(files_tx);
+    let (reports_tx, mut reports) = mpsc::unbounded_channel::<FileReport>();
+    let files = futures::stream::unfold(files_rx, |mut rx| async move {
+        let file = rx.recv().await?;
+        Some((file, rx))
+    });
+    let mut processing = pin!(pipeline.process(files, stop, move |report| {
+        let _ = reports_tx.send(report);
+    }));
+    let mut delayed = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(event) = rebalances.recv() => match event {
+                Rebalanced::Assigned(assigned) => tasks.offsets.assign(&assigned),
+                Rebalanced::Revoked(revoked) => tasks.offsets.revoke(&revoked),
+            },
+            Some(report) = reports.recv() => tasks.finished(report).await,
+            left = &mut processing => {
+                // Files not fetched stay uncommitted: the group delivers them again.
+                debug!(system, files = left.len(), "stopping: tasks left to the group");
+                break;
+            }
+            () = stop.cancelled(), if files_tx.is_some() => files_tx = None,
+            Some(file) = delayed.next(), if files_tx.is_some() => {
+                tasks.start(file, files_tx.as_ref().expect("checked"));
+            }
+            message = consumer.recv(), if files_tx.is_some() => match message {
+                Ok(message) => {
+                    if let Some((file, wait)) = tasks.received(&message).await {
+                        if wait.is_zero() {
+                            tasks.start(file, files_tx.as_ref().expect("checked"));
+                        } else {
+                            delayed.push(async move {
+                                tokio::time::sleep(wait).await;
+                                file
+                            });
+                        }
+                    }
+                }
+                Err(error) => warn!(system, %error, "cannot consume tasks"),
+            },
+        }
+    }
+    while let Ok(report) = reports.try_recv() {
+        tasks.finished(report).await;
+    }
+    Ok(())
+}
+
+impl Tasks<'_> {
+    /// Takes in a task message: the file to process and when, unless a task of the
+    /// same file is already waiting (or the message is no task, which is
+    /// dead-lettered).
+    async fn received(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+    ) -> Option<(SourceFile, std::time::Duration)> {
+        let system = self.pipeline.system();
+        let (partition, offset) = (message.partition(), message.offset());
+        self.offsets.received(partition, offset);
+        let task = match Task::decode(message.payload().unwrap_or_default()) {
+            Ok(task) => task,
+            Err(error) => {
+                let reason = format!("not a task: {error}");
+                warn!(system, partition, offset, reason, "dead-lettering a message");
+                let payload = message.payload().unwrap_or_default();
+                self.dead_letter(payload, &reason, 0).await;
+                self.commit(partition, offset);
+                return None;
+            }
+        };
+        telemetry::cluster_task(system, telemetry::TaskEvent::Consumed);
+        let file = task.file();
+        let wait = task.wait(SystemTime::now());
+        let received = Received {
+            partition,
+            offset,
+            task,
+        };
+        let waiting = self.waiting.entry(file.path()).or_default();
+        waiting.push(received);
+        (waiting.len() == 1).then_some((file, wait))
+    }
+
+    /// Sends a file to the pipeline.
+    fn start(&self, file: SourceFile, files: &mpsc::UnboundedSender<SourceFile>) {
+        self.pipeline.announce(1);
+        // The receiver lives as long as the loop.
+        let _ = files.send(file);
+    }
+
+    /// Settles every task of a finished file.
+    async fn finished(&mut self, report: FileReport) {
+        let Some(tasks) = self.waiting.remove(&report.file) else {
+            return;
+        };
+        let reason = report.reason.as_deref().unwrap_or("unknown");
+        if let Some(first) = tasks.first() {
+            let task = &first.task;
+            match report.outcome {
+                FileOutcome::Done | FileOutcome::Gone => {}
+                FileOutcome::Failed => {
+                    self.dead_letter(&task.encode(), reason, task.attempt + 1)
+                        .await;
+                }
+                FileOutcome::Held => self.retry(task, reason).await,
+            }
+        }
+        for Received {
+            partition, offset, ..
+        } in tasks
+        {
+            self.commit(partition, offset);
+        }
+    }
+
+    /// Publishes a transiently failed task again, after its backoff, unless it used
+    /// its attempts (the leader publishes the file again after the task timeout).
+    async fn retry(&self, task: &Task, reason: &str) {
+        let system = self.pipeline.system();
+        let settings = &self.cluster.settings;
+        let file = task.file().path();
+        if task.attempt + 1 >= settings.max_attempts {
+            return warn!(
+                system,
+                file,
+                attempts = task.attempt + 1,
+                reason,
+                "giving the task up; the leader publishes the file again after the task timeout"
+            );
+        }
+        let retry = task.retry(SystemTime::now(), settings.backoff(task.attempt));
+        let topic = tasks_topic(system);
+        let sent = self
+            .cluster
+            .send(&topic, &retry.key(), &retry.encode(), OwnedHeaders::new())
+            .await;
+        match sent {
+            Ok(()) => {
+                debug!(system, file, attempt = retry.attempt, reason, "task published again");
+                telemetry::cluster_task(system, telemetry::TaskEvent::Retried);
+            }
+            Err(error) => warn!(
+                system,
+                file, error, "cannot publish the task again; the leader will after the task timeout"
+            ),
+        }
+    }
+
+    /// Sends a task (or a message that is none) to the dead-letter topic with the
+    /// reason and the attempts in its headers.
+    async fn dead_letter(&self, payload: &[u8], reason: &str, attempts: u32) {
+        let system = self.pipeline.system();
+        let attempts = attempts.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "attempts",
+                value: Some(&attempts),
+            })
+            .insert(Header {
+                key: "node",
+                value: Some(self.cluster.node()),
+            });
+        let key = Task::decode(payload).map(|t| t.key()).unwrap_or_default();
+        let topic = dead_letter_topic(system);
+        match self.cluster.send(&topic, &key, payload, headers).await {
+            Ok(()) => telemetry::cluster_task(system, telemetry::TaskEvent::DeadLettered),
+            // The file itself is in `Failed/` with its reason: nothing is lost.
+            Err(error) => warn!(system, error, "cannot send a task to the dead-letter topic"),
+        }
+    }
+
+    /// Settles a task and commits its partition up to where every task is settled.
+    fn commit(&mut self, partition: i32, offset: i64) {
+        let Some(next) = self.offsets.settle(partition, offset) else {
+            return;
+        };
+        let mut list = TopicPartitionList::new();
+        let topic = tasks_topic(self.pipeline.system());
+        if let Err(error) = list.add_partition_offset(&topic, partition, Offset::Offset(next)) {
+            return warn!(%error, "cannot name an offset to commit");
+        }
+        if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
+            // The partition moved to another node: it delivers the task again.
+            debug!(partition, next, %error, "commit refused");
+        }
+    }
+}
