@@ -1,140 +1,98 @@
-//! Who is in a system's consumer group and which task partitions each member has, as
-//! the group coordinator tells (`DescribeGroups`): what `/api/v1/systems` shows.
+//! Who is in a system's cluster and which task partitions each member has, for
+//! `/api/v1/systems`. The Kafka group coordinator knows, but not every broker says
+//! (tansu answers `DescribeGroups` without member names or assignments), so each node
+//! keeps an ephemeral znode `/pmflow/<system>/members/<host:pid>` with its partitions
+//! in the ZooKeeper session it campaigns with, and reads the others'.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
-use rdkafka::producer::Producer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use zookeeper_client::{Acls, Client, CreateMode, Error};
 
-use super::Cluster;
-use super::task::{group, tasks_topic};
-
-/// One member of the group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One member of a system's cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    /// The process (`host:pid`, its client id).
+    /// The process (`host:pid`).
     pub node: String,
-    /// The host the coordinator saw it connect from.
-    pub host: String,
     /// The task partitions it has.
     pub partitions: Vec<i32>,
 }
 
-/// How long the coordinator may take to answer.
-const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// What this node shares of itself and learns of the others, per system.
+#[derive(Debug)]
+pub struct Membership {
+    /// The task partitions this node has (set by the consumer's rebalances).
+    pub partitions: watch::Sender<Vec<i32>>,
+    /// Every member, this node included (set from ZooKeeper).
+    pub members: watch::Sender<Vec<Member>>,
+}
 
-impl Cluster {
-    /// The members of `system`'s group, by node name. Blocking: call it off the
-    /// async threads.
-    pub fn members(&self, system: &str) -> Result<Vec<Member>, String> {
-        let group = group(system);
-        let topic = tasks_topic(system);
-        let groups = self
-            .producer
-            .client()
-            .fetch_group_list(Some(&group), DESCRIBE_TIMEOUT)
-            .map_err(|e| format!("cannot describe the group {group}: {e}"))?;
-        let mut members: Vec<Member> = groups
-            .groups()
-            .iter()
-            .filter(|g| g.name() == group)
-            .flat_map(|g| g.members())
-            .map(|m| Member {
-                node: m.client_id().to_string(),
-                host: m.client_host().trim_start_matches('/').to_string(),
-                partitions: m
-                    .assignment()
-                    .map(|a| assigned_partitions(a, &topic))
-                    .unwrap_or_default(),
-            })
-            .collect();
-        members.sort_by(|a, b| a.node.cmp(&b.node));
-        Ok(members)
+impl Default for Membership {
+    fn default() -> Self {
+        Self {
+            partitions: watch::Sender::new(Vec::new()),
+            members: watch::Sender::new(Vec::new()),
+        }
     }
 }
 
-/// The partitions of `topic` in a member's assignment (Kafka's consumer protocol:
-/// version, then per topic its name and partitions, then user data); nothing when the
-/// bytes are not such an assignment.
-pub fn assigned_partitions(assignment: &[u8], topic: &str) -> Vec<i32> {
-    let mut reader = Reader(assignment);
-    let mut partitions = Vec::new();
-    let mut read = || -> Option<()> {
-        reader.take(2)?;
-        for _ in 0..reader.i32()? {
-            let name_length = usize::try_from(reader.i16()?).ok()?;
-            let name = reader.take(name_length)?;
-            for _ in 0..reader.i32()? {
-                let partition = reader.i32()?;
-                if name == topic.as_bytes() {
-                    partitions.push(partition);
+/// How often the members are read again.
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// Keeps `node`'s member znode of `system` up to date with its partitions and reads
+/// every member's, until the session fails (the error).
+pub async fn keep(
+    client: &Client,
+    system: &str,
+    node: &str,
+    membership: &Membership,
+) -> Result<Infallible, Error> {
+    let dir = format!("/pmflow/{system}/members");
+    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    match client.mkdir(&dir, &persistent).await {
+        Ok(()) | Err(Error::NodeExists) => {}
+        Err(error) => return Err(error),
+    }
+    let path = format!("{dir}/{node}");
+    let mut partitions = membership.partitions.subscribe();
+    let data = |partitions: &[i32]| {
+        let member = Member {
+            node: node.to_string(),
+            partitions: partitions.to_vec(),
+        };
+        serde_json::to_vec(&member).expect("a member is plain data")
+    };
+    let ephemeral = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+    let first = data(&partitions.borrow_and_update());
+    match client.create(&path, &first, &ephemeral).await {
+        Ok(_) => {}
+        // Left by this process's previous session, which has not expired yet.
+        Err(Error::NodeExists) => {
+            client.set_data(&path, &first, None).await?;
+        }
+        Err(error) => return Err(error),
+    }
+    loop {
+        let mut members = Vec::new();
+        for child in client.list_children(&dir).await? {
+            match client.get_data(&format!("{dir}/{child}")).await {
+                Ok((data, _)) => members.extend(serde_json::from_slice::<Member>(&data).ok()),
+                Err(Error::NoNode) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        members.sort_by(|a, b| a.node.cmp(&b.node));
+        membership.members.send_replace(members);
+        tokio::select! {
+            changed = partitions.changed() => {
+                if changed.is_ok() {
+                    let data = data(&partitions.borrow_and_update());
+                    client.set_data(&path, &data, None).await?;
                 }
             }
+            () = tokio::time::sleep(REFRESH) => {}
         }
-        Some(())
-    };
-    if read().is_none() {
-        return Vec::new();
-    }
-    partitions.sort_unstable();
-    partitions
-}
-
-/// Big-endian reads over a byte slice.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn i16(&mut self) -> Option<i16> {
-        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assignment(topics: &[(&str, &[i32])]) -> Vec<u8> {
-        let mut bytes = 0i16.to_be_bytes().to_vec();
-        bytes.extend((topics.len() as i32).to_be_bytes());
-        for (name, partitions) in topics {
-            bytes.extend((name.len() as i16).to_be_bytes());
-            bytes.extend(name.as_bytes());
-            bytes.extend((partitions.len() as i32).to_be_bytes());
-            for p in *partitions {
-                bytes.extend(p.to_be_bytes());
-            }
-        }
-        bytes.extend((-1i32).to_be_bytes());
-        bytes
-    }
-
-    #[test]
-    fn the_partitions_of_the_task_topic_are_read_from_an_assignment() {
-        let bytes = assignment(&[("other", &[0]), ("pmflow.tasks.5ga", &[7, 1, 4])]);
-        assert_eq!(assigned_partitions(&bytes, "pmflow.tasks.5ga"), [1, 4, 7]);
-        assert_eq!(assigned_partitions(&bytes, "pmflow.tasks.4ga"), [] as [i32; 0]);
-    }
-
-    #[test]
-    fn bytes_that_are_no_assignment_give_no_partition() {
-        let bytes = assignment(&[("pmflow.tasks.5ga", &[1, 2])]);
-        for cut in 0..bytes.len() - 4 {
-            let got = assigned_partitions(&bytes[..cut], "pmflow.tasks.5ga");
-            assert!(got.is_empty(), "cut at {cut}: {got:?}");
-        }
-        assert!(assigned_partitions(&[], "t").is_empty());
     }
 }

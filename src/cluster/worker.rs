@@ -4,10 +4,9 @@
 //! blocking the partition), or send it to the dead-letter topic when its file was
 //! quarantined.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::pin::pin;
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -16,7 +15,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -49,8 +48,8 @@ enum Rebalanced {
 struct GroupContext {
     system: String,
     rebalances: mpsc::UnboundedSender<Rebalanced>,
-    /// The partitions this node has now, for the status.
-    partitions: Arc<Mutex<Vec<i32>>>,
+    /// The partitions this node has now, for the members' list.
+    partitions: watch::Sender<Vec<i32>>,
 }
 
 impl ClientContext for GroupContext {
@@ -71,24 +70,21 @@ impl ConsumerContext for GroupContext {
         let partitions = |list: &TopicPartitionList| -> Vec<i32> {
             list.elements().iter().map(|e| e.partition()).collect()
         };
-        let mut mine = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
         let event = match rebalance {
-            Rebalance::Assign(list) => {
-                let assigned = partitions(list);
-                mine.extend(&assigned);
-                Rebalanced::Assigned(assigned)
-            }
-            Rebalance::Revoke(list) => {
-                let revoked = partitions(list);
-                mine.retain(|p| !revoked.contains(p));
-                Rebalanced::Revoked(revoked)
-            }
+            Rebalance::Assign(list) => Rebalanced::Assigned(partitions(list)),
+            Rebalance::Revoke(list) => Rebalanced::Revoked(partitions(list)),
             Rebalance::Error(error) => return warn!(system = self.system, %error, "rebalance failed"),
         };
-        mine.sort_unstable();
-        mine.dedup();
-        info!(system = self.system, partitions = ?*mine, "task partitions of this node");
-        telemetry::cluster_partitions(&self.system, mine.len());
+        self.partitions.send_modify(|mine| {
+            match &event {
+                Rebalanced::Assigned(assigned) => mine.extend(assigned),
+                Rebalanced::Revoked(revoked) => mine.retain(|p| !revoked.contains(p)),
+            }
+            mine.sort_unstable();
+            mine.dedup();
+            info!(system = self.system, partitions = ?mine, "task partitions of this node");
+            telemetry::cluster_partitions(&self.system, mine.len());
+        });
         let _ = self.rebalances.send(event);
     }
 }
@@ -106,18 +102,25 @@ struct Tasks<'a> {
     pipeline: &'a Pipeline,
     consumer: &'a StreamConsumer<GroupContext>,
     offsets: OrderedOffsets,
-    /// Tasks waiting for their file, by path (a file is processed once however many
-    /// of its tasks arrive meanwhile).
+    /// Tasks not settled yet, by their file's path (a file is processed once however
+    /// many of its tasks arrive meanwhile).
     waiting: HashMap<String, Vec<Received>>,
+    /// Files due and not started, with their partition: taken a few at a time, so
+    /// that a partition revoked in a rebalance takes its files not started with it.
+    ready: VecDeque<(i32, SourceFile)>,
+    /// Files in the pipeline, by path.
+    running: HashSet<String>,
+    /// How many files may be in the pipeline at once.
+    capacity: usize,
 }
 
 /// Consumes `pipeline`'s system's tasks until `stop`; files already fetched are
 /// finished and their tasks committed, the rest are left to the group. `partitions`
-/// shows which task partitions this node has.
+/// learns which task partitions this node has.
 pub async fn run(
     cluster: &Cluster,
     pipeline: &Pipeline,
-    partitions: Arc<Mutex<Vec<i32>>>,
+    partitions: watch::Sender<Vec<i32>>,
     stop: &CancellationToken,
 ) -> Result<(), KafkaError> {
     let system = pipeline.system();
@@ -138,6 +141,9 @@ pub async fn run(
         consumer: &consumer,
         offsets: OrderedOffsets::default(),
         waiting: HashMap::new(),
+        ready: VecDeque::new(),
+        running: HashSet::new(),
+        capacity: pipeline.files_at_once(),
     };
     let (files_tx, files_rx) = mpsc::unbounded_channel::<SourceFile>();
     let mut files_tx = Some(files_tx);
@@ -151,12 +157,12 @@ pub async fn run(
     }));
     let mut delayed = FuturesUnordered::new();
     loop {
+        if let Some(files) = &files_tx {
+            tasks.start_ready(files);
+        }
         tokio::select! {
             biased;
-            Some(event) = rebalances.recv() => match event {
-                Rebalanced::Assigned(assigned) => tasks.offsets.assign(&assigned),
-                Rebalanced::Revoked(revoked) => tasks.offsets.revoke(&revoked),
-            },
+            Some(event) = rebalances.recv() => tasks.rebalanced(event),
             Some(report) = reports.recv() => tasks.finished(report).await,
             left = &mut processing => {
                 // Files not fetched stay uncommitted: the group delivers them again.
@@ -164,20 +170,19 @@ pub async fn run(
                 break;
             }
             () = stop.cancelled(), if files_tx.is_some() => files_tx = None,
-            Some(file) = delayed.next(), if files_tx.is_some() => {
-                tasks.start(file, files_tx.as_ref().expect("checked"));
-            }
+            Some(due) = delayed.next(), if files_tx.is_some() => tasks.ready.push_back(due),
             message = consumer.recv(), if files_tx.is_some() => match message {
                 Ok(message) => {
-                    if let Some((file, wait)) = tasks.received(&message).await {
-                        if wait.is_zero() {
-                            tasks.start(file, files_tx.as_ref().expect("checked"));
-                        } else {
-                            delayed.push(async move {
-                                tokio::time::sleep(wait).await;
-                                file
-                            });
-                        }
+                    let Some((partition, file, wait)) = tasks.received(&message).await else {
+                        continue;
+                    };
+                    if wait.is_zero() {
+                        tasks.ready.push_back((partition, file));
+                    } else {
+                        delayed.push(async move {
+                            tokio::time::sleep(wait).await;
+                            (partition, file)
+                        });
                     }
                 }
                 Err(error) => warn!(system, %error, "cannot consume tasks"),
@@ -191,13 +196,13 @@ pub async fn run(
 }
 
 impl Tasks<'_> {
-    /// Takes in a task message: the file to process and when, unless a task of the
-    /// same file is already waiting (or the message is no task, which is
-    /// dead-lettered).
+    /// Takes in a task message: its partition, its file and how long until it is
+    /// due, unless a task of the same file is already waiting (or the message is no
+    /// task, which is dead-lettered).
     async fn received(
         &mut self,
         message: &BorrowedMessage<'_>,
-    ) -> Option<(SourceFile, std::time::Duration)> {
+    ) -> Option<(i32, SourceFile, Duration)> {
         let system = self.pipeline.system();
         let (partition, offset) = (message.partition(), message.offset());
         self.offsets.received(partition, offset);
@@ -214,26 +219,54 @@ impl Tasks<'_> {
         };
         telemetry::cluster_task(system, telemetry::TaskEvent::Consumed);
         let file = task.file();
+        let path = file.path();
         let wait = task.wait(SystemTime::now());
-        let received = Received {
+        let waiting = self.waiting.entry(path.clone()).or_default();
+        waiting.push(Received {
             partition,
             offset,
             task,
-        };
-        let waiting = self.waiting.entry(file.path()).or_default();
-        waiting.push(received);
-        (waiting.len() == 1).then_some((file, wait))
+        });
+        let first = waiting.len() == 1 && !self.running.contains(&path);
+        first.then_some((partition, file, wait))
     }
 
-    /// Sends a file to the pipeline.
-    fn start(&self, file: SourceFile, files: &mpsc::UnboundedSender<SourceFile>) {
-        self.pipeline.announce(1);
-        // The receiver lives as long as the loop.
-        let _ = files.send(file);
+    /// Sends files due to the pipeline while it has room; files whose tasks all
+    /// went with a revoked partition are dropped.
+    fn start_ready(&mut self, files: &mpsc::UnboundedSender<SourceFile>) {
+        while self.running.len() < self.capacity {
+            let Some((_, file)) = self.ready.pop_front() else {
+                return;
+            };
+            let path = file.path();
+            if !self.waiting.contains_key(&path) || !self.running.insert(path) {
+                continue;
+            }
+            self.pipeline.announce(1);
+            // The receiver lives as long as the loop.
+            let _ = files.send(file);
+        }
+    }
+
+    /// A rebalance: a revoked partition's tasks are no longer this node's to settle,
+    /// and its files not started are left to the new owner.
+    fn rebalanced(&mut self, event: Rebalanced) {
+        match event {
+            Rebalanced::Assigned(assigned) => self.offsets.assign(&assigned),
+            Rebalanced::Revoked(revoked) => {
+                self.offsets.revoke(&revoked);
+                for tasks in self.waiting.values_mut() {
+                    tasks.retain(|t| !revoked.contains(&t.partition));
+                }
+                self.waiting.retain(|_, tasks| !tasks.is_empty());
+                self.ready.retain(|(p, _)| !revoked.contains(p));
+            }
+        }
     }
 
     /// Settles every task of a finished file.
     async fn finished(&mut self, report: FileReport) {
+        self.running.remove(&report.file);
         let Some(tasks) = self.waiting.remove(&report.file) else {
             return;
         };

@@ -403,6 +403,12 @@ impl Pipeline {
         self.delivery.sink_labels()
     }
 
+    /// How many files [`Pipeline::process`] works on at once (fetching, queued,
+    /// delivering): what a feeder that can hand files to others should give it.
+    pub fn files_at_once(&self) -> usize {
+        self.workers.parse + self.workers.queue + self.workers.deliver
+    }
+
     /// The source, described without secrets.
     pub fn source_name(&self) -> String {
         self.source.describe()

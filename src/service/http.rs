@@ -126,7 +126,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn systems(State(state): State<Arc<AppState>>) -> Json<Vec<SystemStatus>> {
-    Json(futures::future::join_all(state.systems.iter().map(|s| s.status())).await)
+    Json(state.systems.iter().map(|s| s.status()).collect())
 }
 
 async fn scan(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {

@@ -10,6 +10,7 @@
 //! session's node is gone (at most the session timeout). On shutdown the session is
 //! closed so that a successor need not wait for it to expire.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -19,6 +20,7 @@ use zookeeper_client::{
     Acls, Client, CreateMode, LockOptions, LockPrefix, SessionState, StateWatcher,
 };
 
+use crate::cluster::members::{self, Membership};
 use crate::telemetry;
 
 /// Where and how to reach ZooKeeper.
@@ -49,10 +51,12 @@ pub fn sole_leader(system: &str) -> Leadership {
 }
 
 /// Starts campaigning for `system`; the returned task runs until `stop` and closes
-/// its session before it ends.
+/// its session before it ends. In cluster mode the session also keeps this process's
+/// `membership` ([`members::keep`]).
 pub fn campaign(
     settings: ZooKeeperSettings,
     system: String,
+    membership: Option<Arc<Membership>>,
     stop: CancellationToken,
 ) -> (Leadership, tokio::task::JoinHandle<()>) {
     let (leading, leadership) = watch::channel(false);
@@ -60,7 +64,8 @@ pub fn campaign(
     let task = tokio::spawn(async move {
         let mut delay = Duration::from_millis(250);
         while !stop.is_cancelled() {
-            match lead_one_session(&settings, &system, &leading, &stop).await {
+            let session = lead_one_session(&settings, &system, &leading, membership.as_deref(), &stop);
+            match session.await {
                 Ok(()) => delay = Duration::from_millis(250),
                 Err(error) => {
                     warn!(system, %error, zookeeper = settings.connect, "leader election failed; retrying");
@@ -82,6 +87,7 @@ async fn lead_one_session(
     settings: &ZooKeeperSettings,
     system: &str,
     leading: &watch::Sender<bool>,
+    membership: Option<&Membership>,
     stop: &CancellationToken,
 ) -> Result<(), zookeeper_client::Error> {
     let connect = Client::connector()
@@ -96,7 +102,7 @@ async fn lead_one_session(
     let prefix = LockPrefix::new_curator(&dir, "latch-")?;
     let options = LockOptions::new(Acls::anyone_all())
         .with_ancestor_options(CreateMode::Persistent.with_acls(Acls::anyone_all()))?;
-    {
+    let election = async {
         let holder = process_name();
         let lock = tokio::select! {
             lock = client.lock(prefix, holder.as_bytes(), options) => Some(lock?),
@@ -127,6 +133,18 @@ async fn lead_one_session(
             }
             drop(lock);
         }
+        Ok::<(), zookeeper_client::Error>(())
+    };
+    let member = async {
+        if let Some(membership) = membership {
+            let Err(error) = members::keep(&client, system, &process_name(), membership).await;
+            warn!(system, %error, "cannot keep this cluster member's znode");
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        elected = election => elected?,
+        () = member => unreachable!("never completes"),
     }
     drop(client);
     // The session closes once its last client is gone; wait for it so a successor

@@ -32,8 +32,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::config::ServiceConfig;
-use self::system::SystemRunner;
+use self::system::{ClusterRole, SystemRunner};
 use crate::cluster::Cluster;
+use crate::cluster::members::Membership;
 use crate::pipeline::{BuildError, Pipeline};
 use crate::telemetry;
 
@@ -105,10 +106,15 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
         if cluster.is_some() {
             telemetry::register_cluster(&name);
         }
+        let membership = cluster.as_ref().map(|_| Arc::new(Membership::default()));
         let leadership = match &config.zookeeper {
             Some(zookeeper) => {
-                let (leadership, task) =
-                    leader::campaign(zookeeper.clone(), name.clone(), stop.clone());
+                let (leadership, task) = leader::campaign(
+                    zookeeper.clone(),
+                    name.clone(),
+                    membership.clone(),
+                    stop.clone(),
+                );
                 campaigns.push(task);
                 leadership
             }
@@ -120,7 +126,7 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
             system.schedule.clone(),
             system.optimize.clone(),
             leadership,
-            cluster.clone(),
+            cluster.clone().zip(membership).map(|(c, m)| ClusterRole::new(c, m)),
             stop.clone(),
         )));
     }

@@ -14,7 +14,7 @@ use super::leader::Leadership;
 use super::schedule::Schedule;
 use crate::archive::Archive;
 use crate::cluster::in_flight::InFlight;
-use crate::cluster::members::Member;
+use crate::cluster::members::{Member, Membership};
 use crate::cluster::publish::{Published, publish_settled};
 use crate::cluster::{Cluster, worker};
 use crate::completeness::{self, Expectations};
@@ -82,10 +82,8 @@ pub struct ClusterStatus {
     pub node: String,
     /// The task partitions this process has.
     pub partitions: Vec<i32>,
-    /// The group's members and their partitions, as the coordinator tells.
+    /// The cluster's members and their partitions.
     pub members: Vec<Member>,
-    /// Why the members are not known, when they are not.
-    pub members_error: Option<String>,
     /// Files the leader published and whose tasks have not ended (this process, when
     /// it leads).
     pub tasks_in_flight: usize,
@@ -97,39 +95,29 @@ pub struct ClusterStatus {
 /// node consumes them.
 pub struct ClusterRole {
     cluster: Arc<Cluster>,
+    membership: Arc<Membership>,
     in_flight: Mutex<InFlight>,
-    partitions: Arc<Mutex<Vec<i32>>>,
     last_published: Mutex<Option<Published>>,
 }
 
 impl ClusterRole {
-    /// The role of a process connected to `cluster`.
-    pub fn new(cluster: Arc<Cluster>) -> Self {
+    /// The role of a process connected to `cluster`, sharing `membership` with its
+    /// leader election's session.
+    pub fn new(cluster: Arc<Cluster>, membership: Arc<Membership>) -> Self {
         let timeout = cluster.settings().task_timeout;
         Self {
             cluster,
+            membership,
             in_flight: Mutex::new(InFlight::new(timeout)),
-            partitions: Arc::default(),
             last_published: Mutex::default(),
         }
     }
 
-    /// The role's status; asks the group coordinator for the members.
-    async fn status(&self, system: &str) -> ClusterStatus {
-        let cluster = self.cluster.clone();
-        let group_of = system.to_string();
-        let members = tokio::task::spawn_blocking(move || cluster.members(&group_of))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-        let (members, members_error) = match members {
-            Ok(members) => (members, None),
-            Err(error) => (Vec::new(), Some(error)),
-        };
+    fn status(&self) -> ClusterStatus {
         ClusterStatus {
             node: self.cluster.node().to_string(),
-            partitions: lock(&self.partitions).clone(),
-            members,
-            members_error,
+            partitions: self.membership.partitions.borrow().clone(),
+            members: self.membership.members.borrow().clone(),
             tasks_in_flight: lock(&self.in_flight).len(),
             last_published: *lock(&self.last_published),
         }
@@ -229,7 +217,7 @@ impl SystemRunner {
         schedule: Schedule,
         optimize: Option<Schedule>,
         leadership: Leadership,
-        cluster: Option<Arc<Cluster>>,
+        cluster: Option<ClusterRole>,
         stop: CancellationToken,
     ) -> Self {
         let archives = plan
@@ -263,7 +251,7 @@ impl SystemRunner {
             archives,
             expectations: plan.completeness.clone(),
             leadership,
-            cluster: cluster.map(ClusterRole::new),
+            cluster,
             cycle: Arc::new(Semaphore::new(1)),
             stop,
             status: Mutex::new(status),
@@ -286,12 +274,10 @@ impl SystemRunner {
     }
 
     /// The current status.
-    pub async fn status(&self) -> SystemStatus {
+    pub fn status(&self) -> SystemStatus {
         let mut status = self.lock_status().clone();
         status.leader = *self.leadership.borrow();
-        if let Some(role) = &self.cluster {
-            status.cluster = Some(role.status(self.system()).await);
-        }
+        status.cluster = self.cluster.as_ref().map(ClusterRole::status);
         status
     }
 
@@ -307,7 +293,7 @@ impl SystemRunner {
         while !self.stop.is_cancelled() {
             let ran = match role.cluster.prepare(system).await {
                 Ok(()) => {
-                    let partitions = role.partitions.clone();
+                    let partitions = role.membership.partitions.clone();
                     worker::run(&role.cluster, &self.pipeline, partitions, &self.stop)
                         .await
                         .map_err(|e| e.to_string())
