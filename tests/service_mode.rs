@@ -230,23 +230,9 @@ fn sigterm_in_the_middle_of_a_cycle_leaves_each_file_in_the_inbox_or_done_with_i
     );
 }
 
-/// Creates the ZooKeeper node `path` (a test's chroot) with the service's client.
-fn create_znode(zookeeper: &str, path: &str) {
-    use zookeeper_client::{Acls, Client, CreateMode};
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let client = Client::connect(zookeeper)
-            .await
-            .unwrap_or_else(|e| panic!("ZooKeeper at {zookeeper} (scripts/zookeeper.sh): {e}"));
-        let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-        client.create(path, b"", &options).await.unwrap();
-    });
-}
-
 #[test]
 fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
-    let chroot = format!("/pmflow-test-{}", std::process::id());
-    create_znode(&zookeeper::shared(), &chroot);
+    let chroot = zookeeper::chroot("election");
     let ftp = PrivateFtp::start(0);
     let tmp = tempfile::tempdir().unwrap();
     let files = generated(tmp.path(), 8, 2);
@@ -256,10 +242,7 @@ fn two_processes_elect_one_leader_and_the_survivor_of_kill_9_takes_over() {
     let plan = plan(tmp.path(), 2);
     let archive = tmp.path().join("archive");
     let mut args = run_args(&plan, &ftp.url("5ga", ""), &archive, "* * * * * *", 0);
-    args.extend([
-        "--zookeeper".into(),
-        format!("{}{chroot}", zookeeper::shared()),
-    ]);
+    args.extend(["--zookeeper".into(), chroot]);
     // The environment names of configuration keys: [service] session_timeout_ms.
     let env = [("PMFLOW__SERVICE__SESSION_TIMEOUT_MS", "4000")];
 

@@ -92,7 +92,12 @@ fn count(
             telemetry::cluster_task(system, telemetry::TaskEvent::Published);
         }
         Err(error) => {
-            warn!(system, file = path, error, "cannot publish a task; it is tried next round");
+            warn!(
+                system,
+                file = path,
+                error,
+                "cannot publish a task; it is tried next round"
+            );
             lock(in_flight).forget(path);
             result.failed += 1;
         }

@@ -139,7 +139,9 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         let task = Task::of("inbox", &file());
         assert_eq!(task.wait(now), Duration::ZERO);
-        let retry = task.retry(now, Duration::from_secs(5)).retry(now, Duration::from_secs(10));
+        let retry = task
+            .retry(now, Duration::from_secs(5))
+            .retry(now, Duration::from_secs(10));
         assert_eq!(retry.attempt, 2);
         assert_eq!(retry.wait(now), Duration::from_secs(10));
         assert_eq!(retry.wait(now + Duration::from_secs(11)), Duration::ZERO);

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::statistics::Statistics;
@@ -73,7 +75,9 @@ impl ConsumerContext for GroupContext {
         let event = match rebalance {
             Rebalance::Assign(list) => Rebalanced::Assigned(partitions(list)),
             Rebalance::Revoke(list) => Rebalanced::Revoked(partitions(list)),
-            Rebalance::Error(error) => return warn!(system = self.system, %error, "rebalance failed"),
+            Rebalance::Error(error) => {
+                return warn!(system = self.system, %error, "rebalance failed");
+            }
         };
         self.partitions.send_modify(|mine| {
             match &event {
@@ -210,7 +214,10 @@ impl Tasks<'_> {
             Ok(task) => task,
             Err(error) => {
                 let reason = format!("not a task: {error}");
-                warn!(system, partition, offset, reason, "dead-lettering a message");
+                warn!(
+                    system,
+                    partition, offset, reason, "dead-lettering a message"
+                );
                 let payload = message.payload().unwrap_or_default();
                 self.dead_letter(payload, &reason, 0).await;
                 self.commit(partition, offset);
@@ -313,12 +320,20 @@ impl Tasks<'_> {
             .await;
         match sent {
             Ok(()) => {
-                debug!(system, file, attempt = retry.attempt, reason, "task published again");
+                debug!(
+                    system,
+                    file,
+                    attempt = retry.attempt,
+                    reason,
+                    "task published again"
+                );
                 telemetry::cluster_task(system, telemetry::TaskEvent::Retried);
             }
             Err(error) => warn!(
                 system,
-                file, error, "cannot publish the task again; the leader will after the task timeout"
+                file,
+                error,
+                "cannot publish the task again; the leader will after the task timeout"
             ),
         }
     }

@@ -516,7 +516,9 @@ impl Pipeline {
             }
             Err(ParseFailure::Invalid(reason)) => {
                 warn!(file = file.name, reason, "quarantining file");
-                report.outcome = self.finish(&file, &Completion::Failed(reason.clone())).await;
+                report.outcome = self
+                    .finish(&file, &Completion::Failed(reason.clone()))
+                    .await;
                 report.reason = Some(reason);
                 return Err(report);
             }
@@ -615,7 +617,9 @@ impl Pipeline {
                     file = file.name,
                     reason, "quarantining file a required sink refused"
                 );
-                report.outcome = self.finish(&file, &Completion::Failed(reason.clone())).await;
+                report.outcome = self
+                    .finish(&file, &Completion::Failed(reason.clone()))
+                    .await;
                 report.reason = Some(reason);
             }
         }

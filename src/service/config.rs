@@ -49,8 +49,8 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use super::leader::ZooKeeperSettings;
-use crate::cluster::ClusterSettings;
 use super::schedule::{DEFAULT_CRON, DEFAULT_INITIAL_DELAY, DEFAULT_OPTIMIZE_CRON, OFF, Schedule};
+use crate::cluster::ClusterSettings;
 use crate::config::{ConfigError, Overrides, SystemPlan, valid_system_name};
 use crate::secret::Secret;
 
@@ -127,7 +127,10 @@ struct ClusterSection {
 impl ClusterSection {
     /// The cluster's settings, `brokers` (the flag's URL) winning over the file's;
     /// `None` without brokers.
-    fn resolve(self, brokers: Option<String>) -> Result<Option<ClusterSettings>, ServiceConfigError> {
+    fn resolve(
+        self,
+        brokers: Option<String>,
+    ) -> Result<Option<ClusterSettings>, ServiceConfigError> {
         let Some(url) = brokers.or(self.brokers) else {
             return Ok(None);
         };
@@ -558,7 +561,10 @@ mod tests {
             ..RunOptions::default()
         };
         let error = ServiceConfig::load(&options).unwrap_err().to_string();
-        assert!(error.starts_with("cluster.brokers: cluster mode needs service.zookeeper"), "{error}");
+        assert!(
+            error.starts_with("cluster.brokers: cluster mode needs service.zookeeper"),
+            "{error}"
+        );
         let options = RunOptions {
             zookeeper: Some("127.0.0.1:2181".into()),
             ..options
@@ -582,7 +588,12 @@ mod tests {
         };
         let error = ServiceConfig::load(&bad).unwrap_err().to_string();
         assert!(error.starts_with("cluster.brokers: "), "{error}");
-        assert!(ServiceConfig::load(&RunOptions::default()).unwrap().cluster.is_none());
+        assert!(
+            ServiceConfig::load(&RunOptions::default())
+                .unwrap()
+                .cluster
+                .is_none()
+        );
     }
 
     #[test]

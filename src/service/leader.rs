@@ -64,7 +64,8 @@ pub fn campaign(
     let task = tokio::spawn(async move {
         let mut delay = Duration::from_millis(250);
         while !stop.is_cancelled() {
-            let session = lead_one_session(&settings, &system, &leading, membership.as_deref(), &stop);
+            let session =
+                lead_one_session(&settings, &system, &leading, membership.as_deref(), &stop);
             match session.await {
                 Ok(()) => delay = Duration::from_millis(250),
                 Err(error) => {

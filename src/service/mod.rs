@@ -126,7 +126,10 @@ pub async fn run(config: ServiceConfig) -> Result<(), ServiceError> {
             system.schedule.clone(),
             system.optimize.clone(),
             leadership,
-            cluster.clone().zip(membership).map(|(c, m)| ClusterRole::new(c, m)),
+            cluster
+                .clone()
+                .zip(membership)
+                .map(|(c, m)| ClusterRole::new(c, m)),
             stop.clone(),
         )));
     }

@@ -125,7 +125,9 @@ impl ClusterRole {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A finished cycle's statistics, for the status.
@@ -496,7 +498,8 @@ impl SystemRunner {
         let Some(role) = &self.cluster else {
             return self.pipeline.run_cycle(&|_| {}, stop).await.map(Some);
         };
-        let published = publish_settled(&role.cluster, &self.pipeline, &role.in_flight, stop).await?;
+        let published =
+            publish_settled(&role.cluster, &self.pipeline, &role.in_flight, stop).await?;
         info!(
             system = self.system(),
             listed = published.listed,

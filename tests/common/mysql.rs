@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::QueryClient;
+use super::{QueryClient, query_csv, same_number};
 
 /// The shared server: `PMFLOW_TEST_MYSQL_URL` or what `scripts/mariadb.sh` sets up.
 fn shared_server() -> Server {
@@ -217,5 +217,58 @@ fn user_flag() -> Vec<String> {
         vec!["--user=root".into()]
     } else {
         Vec::new()
+    }
+}
+
+/// Row count and the sum of every numeric counter of `table` agree between MySQL
+/// (in each part the table is split into) and the archive.
+pub fn assert_table_matches_archive(db: &TestDb, archive: &Path, table: &str) {
+    for part in db.rows(&format!(
+        "SELECT DISTINCT mysql_table FROM pmflow_columns WHERE table_name = '{table}'"
+    )) {
+        let columns: Vec<(String, String)> = db
+            .rows(&format!(
+                "SELECT column_name, counter FROM pmflow_columns \
+                 WHERE mysql_table = '{part}' AND sql_type IN ('BIGINT', 'DOUBLE') \
+                 ORDER BY column_name"
+            ))
+            .into_iter()
+            .map(|row| {
+                let (column, counter) = row.split_once('\t').unwrap();
+                (column.to_string(), counter.to_string())
+            })
+            .collect();
+        let mysql_sums: String = columns
+            .iter()
+            .map(|(column, _)| format!(", SUM(`{column}`)"))
+            .collect();
+        let archive_sums: String = columns
+            .iter()
+            .map(|(_, counter)| format!(", SUM(\"{}\")", counter.replace('"', "\"\"")))
+            .collect();
+        let in_mysql = db.value(&format!("SELECT COUNT(*){mysql_sums} FROM `{part}`"));
+        let in_archive = query_csv(
+            archive,
+            &format!("SELECT COUNT(*){archive_sums} FROM {table}"),
+        );
+        let (in_mysql, in_archive): (Vec<&str>, Vec<&str>) = (
+            in_mysql.split('\t').collect(),
+            in_archive[0].split(',').collect(),
+        );
+        assert_eq!(in_mysql.len(), in_archive.len(), "{part}");
+        assert_ne!(in_mysql[0], "0", "{part} is empty");
+        // The table itself has every row; a part only those written since it exists.
+        let skip = usize::from(part != table);
+        for (i, (m, a)) in in_mysql.iter().zip(&in_archive).enumerate().skip(skip) {
+            let what = if i == 0 {
+                "COUNT(*)"
+            } else {
+                &columns[i - 1].1
+            };
+            assert!(
+                same_number(m, a, "NULL"),
+                "{part}.{what}: MySQL {m}, archive {a}"
+            );
+        }
     }
 }

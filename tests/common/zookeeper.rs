@@ -12,6 +12,24 @@ pub fn shared() -> String {
     std::env::var("PMFLOW_TEST_ZOOKEEPER").unwrap_or_else(|_| "127.0.0.1:2181".to_string())
 }
 
+/// The shared server's connect string with a chroot of this test process's own,
+/// `/pmflow-test-<pid>-<name>`, created here, so that tests never see each other's
+/// elections.
+pub fn chroot(name: &str) -> String {
+    use zookeeper_client::{Acls, Client, CreateMode};
+    let zookeeper = shared();
+    let path = format!("/pmflow-test-{}-{name}", std::process::id());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = Client::connect(&zookeeper)
+            .await
+            .unwrap_or_else(|e| panic!("ZooKeeper at {zookeeper} (scripts/zookeeper.sh): {e}"));
+        let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+        client.create(&path, b"", &options).await.unwrap();
+    });
+    format!("{zookeeper}{path}")
+}
+
 /// A ZooKeeper of one test on a free loopback port, its data in a temporary folder.
 pub struct PrivateZooKeeper {
     dir: TempDir,
