@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::five_ga::{archived, archived_from_local, generated, plan};
 use common::ftp::PrivateFtp;
 use common::kafka::PrivateBroker;
-use common::mysql::{TestDb, assert_table_matches_archive};
+use common::mysql::{PrivateServer, TestDb, assert_table_matches_archive};
 use common::service::{Service, run_args};
 use common::{free_port, names_in, query_csv, stage, zookeeper};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -266,4 +266,71 @@ fn a_poison_file_goes_to_failed_and_the_dead_letter_topic_while_the_others_compl
     assert_ne!(rows, ["0"]);
     drop(second);
     let _ = first.terminate();
+}
+
+#[test]
+fn files_a_required_sink_refuses_for_a_while_are_retried_as_new_tasks_until_they_land() {
+    let chroot = zookeeper::chroot("retry");
+    let broker_port = free_port();
+    let _broker = PrivateBroker::start(broker_port);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mariadb = PrivateServer::start(&tmp.path().join("mariadb"));
+    let db = mariadb.database("cluster_retry");
+    let files = generated(tmp.path(), 2, 2);
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let plan = plan(tmp.path(), 2);
+    let archive = tmp.path().join("archive");
+    let mut args = node_args(
+        &plan,
+        inbox.to_str().unwrap(),
+        &archive,
+        broker_port,
+        &chroot,
+    );
+    args.extend([
+        "--sink".to_string(),
+        db.url("?retries=0&connect_timeout_ms=500"),
+    ]);
+    // Retries after 0.5, 1, 2, 4, … s: time enough for the server to come back and
+    // for the sink's circuit breaker (open for up to 30 s) to close again.
+    let env = [
+        ("PMFLOW__SERVICE__SESSION_TIMEOUT_MS", "4000"),
+        ("PMFLOW__CLUSTER__RETRY_BACKOFF_MS", "500"),
+        ("PMFLOW__CLUSTER__MAX_ATTEMPTS", "10"),
+    ];
+    let mut node = Service::start(&args, &env);
+    node.wait_for("one member with partitions", Duration::from_secs(60), |s| {
+        members(s)
+            .first()
+            .is_some_and(|(_, partitions)| *partitions > 0)
+    });
+
+    mariadb.kill();
+    stage(&inbox, &files);
+    let retried = "pmflow_cluster_tasks_total{system=\"5ga\",event=\"retried\"}";
+    node.wait_for("as many retries as files", Duration::from_secs(60), |s| {
+        s.metrics()[retried] >= files.len() as f64
+    });
+    assert_eq!(
+        names_in(&inbox).len(),
+        files.len(),
+        "nothing completed meanwhile"
+    );
+    mariadb.restart();
+    wait_for_files(
+        &mut node,
+        &inbox.join("Done"),
+        files.len(),
+        Duration::from_secs(60),
+    );
+
+    assert_eq!(names_in(&inbox), ["Done"]);
+    let (exit, log) = node.terminate();
+    assert!(exit.success(), "{exit}\n{log}");
+    assert_eq!(
+        archived(&archive),
+        archived_from_local(&files, tmp.path(), &plan)
+    );
+    assert_table_matches_archive(&db, &archive, "nrcelldu");
 }
