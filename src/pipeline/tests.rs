@@ -2,19 +2,20 @@
 //! answer does to a file (required or optional × stored, transient, rejected,
 //! panicking), completion only after every required acknowledgement, cancellation in
 //! the middle of a cycle, memory bounded under a slow sink, and outcomes reaching the
-//! statistics and the metrics.
+//! statistics and the metrics; files handed over one by one (a cluster's tasks), one
+//! of them already gone.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{CycleStats, Parts, Pipeline, Progress};
+use super::{CycleStats, FileOutcome, Parts, Pipeline, Progress};
 use crate::config::Workers;
 use crate::format::{FormatChoice, PartLimits};
 use crate::plan::rules::Rule;
 use crate::sink::Sink;
-use crate::source::SettleRules;
+use crate::source::{SettleRules, Source, SourceFile};
 use crate::test_util::mock::{Behaviour, Journal, MemorySink, MemorySource, pm_file};
 
 /// `count` files `f00.xml`, `f01.xml`, … of nodes `ne00`, `ne01`, ….
@@ -378,4 +379,54 @@ async fn rules_run_only_when_a_sink_stores_their_outputs() {
         .collect();
     assert_eq!(db.len(), 3);
     assert!(db.iter().all(|e| e.ends_with("+2 derived")), "{db:?}");
+}
+
+#[tokio::test]
+async fn files_handed_over_are_processed_each_with_its_outcome_and_reason() {
+    let journal = Arc::new(Journal::default());
+    let mut inbox = files(2);
+    inbox.push((
+        "bad.xml".into(),
+        bytes::Bytes::from_static(b"<measCollecFile>"),
+    ));
+    let source = Arc::new(MemorySource::new(inbox, journal.clone()));
+    let sinks = vec![(sink("archive", Behaviour::Store, &journal), true)];
+    let pipeline = pipeline(source.clone(), sinks, WORKERS);
+    let mut handed = source.list().await.unwrap();
+    // A task for a file another process completed meanwhile.
+    handed.push(SourceFile {
+        folder: "memory".into(),
+        name: "gone.xml".into(),
+        size: 10,
+        modified: None,
+    });
+    pipeline.announce(handed.len() as isize);
+    let mut reports = Vec::new();
+    let left = pipeline
+        .process(
+            futures::stream::iter(handed),
+            &CancellationToken::new(),
+            |report| reports.push(report),
+        )
+        .await;
+    assert!(left.is_empty());
+    reports.sort_by(|a, b| a.file.cmp(&b.file));
+    let outcomes: Vec<(&str, FileOutcome)> = reports
+        .iter()
+        .map(|r| (r.file.as_str(), r.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("memory/bad.xml", FileOutcome::Failed),
+            ("memory/f00.xml", FileOutcome::Done),
+            ("memory/f01.xml", FileOutcome::Done),
+            ("memory/gone.xml", FileOutcome::Gone),
+        ]
+    );
+    let reason = reports[0].reason.as_deref().unwrap();
+    assert!(reason.starts_with("bad.xml"), "{reason}");
+    assert_eq!(source.reason("bad.xml").as_deref(), Some(reason));
+    assert!(reports[1..].iter().all(|r| r.reason.is_none()));
+    assert!(source.inbox().is_empty());
 }
