@@ -13,7 +13,7 @@ use common::five_ga::{archived, archived_from_local, generated, plan};
 use common::ftp::PrivateFtp;
 use common::kafka::PrivateBroker;
 use common::mysql::{PrivateServer, TestDb, assert_table_matches_archive};
-use common::service::{Service, run_args};
+use common::service::Service;
 use common::{free_port, names_in, query_csv, stage, zookeeper};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
@@ -26,9 +26,22 @@ const NODE_ENV: [(&str, &str); 2] = [
     ("PMFLOW__CLUSTER__RETRY_BACKOFF_MS", "200"),
 ];
 
-/// `pmflow run` arguments of a cluster node: the leader lists every second.
+/// `pmflow run` arguments of a cluster node: the leader lists every second, and the
+/// archive commits what arrived within a second (rather than waiting up to 10 s for
+/// the files on their way), so files complete about as they are downloaded.
 fn node_args(plan: &Path, source: &str, archive: &Path, broker: u16, chroot: &str) -> Vec<String> {
-    let mut args = run_args(plan, source, archive, "* * * * * *", 0);
+    let mut args = vec![
+        "--plan".to_string(),
+        plan.to_str().unwrap().to_string(),
+        "--source".to_string(),
+        source.to_string(),
+        "--sink".to_string(),
+        format!("parquet://{}?group_wait_ms=1000", archive.display()),
+        "--cron".to_string(),
+        "* * * * * *".to_string(),
+        "--initial-delay".to_string(),
+        "0".to_string(),
+    ];
     args.extend([
         "--zookeeper".to_string(),
         chroot.to_string(),
@@ -75,7 +88,7 @@ fn three_nodes_share_the_files_and_the_survivor_of_a_killed_follower_and_leader_
     // killed in the middle of the run.
     let ftp = PrivateFtp::start(4_000);
     let tmp = tempfile::tempdir().unwrap();
-    let files = generated(tmp.path(), 8, 4);
+    let files = generated(tmp.path(), 8, 6);
     let inbox = ftp.folder("5ga");
     let plan = plan(tmp.path(), 2);
     let archive = tmp.path().join("archive");
@@ -113,7 +126,11 @@ fn three_nodes_share_the_files_and_the_survivor_of_a_killed_follower_and_leader_
     );
     assert!(
         names_in(&done).len() < files.len() / 2,
-        "the run is still in its first half when the follower is killed"
+        "the run is still in its first half when the follower is killed: {} done, \
+         per node {:?}\n{}",
+        names_in(&done).len(),
+        [&leader, &survivor, &follower].map(processed),
+        leader.stderr()
     );
     follower.kill();
     wait_for_files(
@@ -258,6 +275,26 @@ fn a_poison_file_goes_to_failed_and_the_dead_letter_topic_while_the_others_compl
     let sum = |name: &str| nodes.iter().map(|n| n.metrics()[name]).sum::<f64>();
     assert_eq!(sum(dead_lettered), 1.0);
     assert_eq!(sum(published), files.len() as f64);
+    // Each node reports the lag of every partition it has: nothing left to consume.
+    for node in nodes {
+        let partitions = node.status("5ga")["cluster"]["partitions"].clone();
+        let partitions: Vec<i64> = serde_json::from_value(partitions).unwrap();
+        assert!(!partitions.is_empty());
+        let lag =
+            |p: &i64| format!("pmflow_cluster_consumer_lag{{system=\"5ga\",partition=\"{p}\"}}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !partitions
+            .iter()
+            .all(|p| node.metrics().get(&lag(p)) == Some(&0.0))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "lag of {partitions:?}: {:?}",
+                node.metrics()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
     assert_eq!(names_in(&inbox), ["Done", "Failed"]);
     let good = &files[..files.len() - 1];
     let expected = archived_from_local(good, tmp.path(), &plan);

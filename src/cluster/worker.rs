@@ -60,11 +60,26 @@ impl ClientContext for GroupContext {
             return;
         };
         for (partition, stats) in &topic.partitions {
-            if *partition >= 0 && stats.consumer_lag >= 0 {
-                telemetry::cluster_lag(&self.system, *partition, stats.consumer_lag);
+            if *partition >= 0 {
+                telemetry::cluster_lag(&self.system, *partition, lag(stats));
             }
         }
     }
+}
+
+/// Tasks of a partition this node has not consumed yet: librdkafka's lag once it
+/// knows the partition's position; before (nothing consumed nor committed yet, as in
+/// an empty partition) everything the partition holds; 0 for a partition this node
+/// does not have (another node reports it).
+fn lag(stats: &rdkafka::statistics::Partition) -> i64 {
+    if !stats.desired {
+        return 0;
+    }
+    if stats.consumer_lag >= 0 {
+        return stats.consumer_lag;
+    }
+    let consumed = stats.committed_offset.max(stats.lo_offset).max(0);
+    (stats.hi_offset - consumed).max(0)
 }
 
 impl ConsumerContext for GroupContext {
@@ -379,5 +394,34 @@ impl Tasks<'_> {
             // The partition moved to another node: it delivers the task again.
             debug!(partition, next, %error, "commit refused");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(desired: bool, lag_of_librdkafka: i64, lo: i64, hi: i64, committed: i64) -> i64 {
+        let stats = serde_json::json!({
+            "partition": 0, "broker": 1, "leader": 1, "desired": desired, "unknown": false,
+            "msgq_cnt": 0, "msgq_bytes": 0, "xmit_msgq_cnt": 0, "xmit_msgq_bytes": 0,
+            "fetchq_cnt": 0, "fetchq_size": 0, "fetch_state": "active", "query_offset": 0,
+            "next_offset": 0, "app_offset": -1001, "stored_offset": -1001,
+            "committed_offset": committed, "eof_offset": -1001, "lo_offset": lo,
+            "hi_offset": hi, "ls_offset": hi, "consumer_lag": lag_of_librdkafka,
+            "consumer_lag_stored": -1, "txmsgs": 0, "txbytes": 0, "rxmsgs": 0,
+            "rxbytes": 0, "msgs": 0, "rx_ver_drops": 0, "msgs_inflight": 0,
+            "next_ack_seq": 0, "next_err_seq": 0, "acked_msgid": 0
+        });
+        lag(&serde_json::from_value(stats).expect("partition statistics"))
+    }
+
+    #[test]
+    fn lag_is_librdkafkas_once_known_else_what_the_partition_holds() {
+        assert_eq!(partition(true, 7, 0, 20, 13), 7);
+        assert_eq!(partition(true, -1, 0, 0, -1001), 0, "an empty partition");
+        assert_eq!(partition(true, -1, 0, 5, -1001), 5, "nothing consumed yet");
+        assert_eq!(partition(true, -1, 0, 9, 6), 3);
+        assert_eq!(partition(false, 4, 0, 9, 5), 0, "another node's partition");
     }
 }
