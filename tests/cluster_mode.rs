@@ -2,7 +2,9 @@
 //! system's files through a consumer group of a real tansu broker, ZooKeeper electing
 //! the leader that publishes the tasks, a vsftpd that throttles downloads (the slow
 //! part, as with remote sites), MariaDB and the archive. Nodes are killed with
-//! SIGKILL mid-run; a poison file goes to `Failed/` and the dead-letter topic.
+//! SIGKILL mid-run; a poison file goes to `Failed/` and the dead-letter topic; a
+//! required sink down for a while has its files retried as new tasks; `/readyz`
+//! names the brokers once they stop.
 
 mod common;
 
@@ -224,7 +226,7 @@ fn poison_file(dir: &Path) -> PathBuf {
 fn a_poison_file_goes_to_failed_and_the_dead_letter_topic_while_the_others_complete() {
     let chroot = zookeeper::chroot("poison");
     let broker_port = free_port();
-    let _broker = PrivateBroker::start(broker_port);
+    let broker = PrivateBroker::start(broker_port);
     let tmp = tempfile::tempdir().unwrap();
     let mut files = generated(tmp.path(), 3, 2);
     files.push(poison_file(tmp.path()));
@@ -301,6 +303,13 @@ fn a_poison_file_goes_to_failed_and_the_dead_letter_topic_while_the_others_compl
     assert_eq!(archived(&archive), expected);
     let rows = query_csv(&archive, "SELECT count(*) FROM nrcelldu");
     assert_ne!(rows, ["0"]);
+
+    assert_eq!(first.request("GET", "/readyz").0, 200);
+    drop(broker);
+    first.wait_for("not ready without brokers", Duration::from_secs(30), |s| {
+        let (code, body) = s.request("GET", "/readyz");
+        code == 503 && body.contains(&format!("cluster kafka://127.0.0.1:{broker_port}"))
+    });
     drop(second);
     let _ = first.terminate();
 }

@@ -33,7 +33,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tracing::warn;
 
 /// How a cluster is reached and how its tasks behave: `[cluster]` of `pmflow.toml`,
@@ -118,6 +118,9 @@ pub struct Cluster {
     node: String,
 }
 
+/// How long `/readyz` waits for the brokers.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a task message may wait for a place in the producer's queue.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -171,6 +174,17 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// Checks that the brokers answer with `system`'s task topic; what is wrong, if
+    /// anything. Blocking: call it off the async threads.
+    pub fn probe(&self, system: &str) -> Result<(), String> {
+        let topic = task::tasks_topic(system);
+        self.producer
+            .client()
+            .fetch_metadata(Some(&topic), PROBE_TIMEOUT)
+            .map(|_| ())
+            .map_err(|e| format!("cluster kafka://{}: {e}", self.settings.brokers))
     }
 
     /// Sends one message and waits for the brokers' acknowledgement.

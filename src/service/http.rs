@@ -3,7 +3,7 @@
 //! | endpoint | answer |
 //! |---|---|
 //! | `GET /healthz` | 200 while the process serves |
-//! | `GET /readyz` | 200 when every system's source and required sinks answer, else 503 with what does not |
+//! | `GET /readyz` | 200 when every system's source and required sinks (and, in cluster mode, the brokers) answer, else 503 with what does not |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /api/v1/systems` | each system's status and last cycle (JSON, no secrets) |
 //! | `POST /api/v1/systems/{name}/scan` | 202: a cycle started; 404 unknown system; 409 not the leader or already running |

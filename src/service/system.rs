@@ -313,10 +313,19 @@ impl SystemRunner {
         }
     }
 
-    /// What keeps the system from being ready (source or required sink not
-    /// answering); empty when ready.
+    /// What keeps the system from being ready (source, required sink or, in cluster
+    /// mode, the brokers not answering); empty when ready.
     pub async fn probe(&self) -> Vec<String> {
-        self.pipeline.probe().await
+        let cluster = async {
+            let role = self.cluster.as_ref()?;
+            let cluster = role.cluster.clone();
+            let system = self.system().to_string();
+            let probed = tokio::task::spawn_blocking(move || cluster.probe(&system)).await;
+            probed.unwrap_or_else(|e| Err(e.to_string())).err()
+        };
+        let (mut problems, cluster) = futures::join!(self.pipeline.probe(), cluster);
+        problems.extend(cluster);
+        problems
     }
 
     /// Runs the schedule until the service stops, then waits for the running cycle:
