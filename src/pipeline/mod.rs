@@ -1,7 +1,8 @@
 //! Wiring: one cycle of one system, from source to sinks to completion.
 //!
 //! ```text
-//! list (again, while files settle) ─► fetch + decompress + parse (blocking pool, `workers.parse` at once)
+//! list (again, while files settle) ─► fetch + decompress + parse (`workers.parse` at once;
+//!      on the blocking pool, but small uncompressed files in place)
 //!      ─► bounded queue (`workers.queue` parsed files)
 //!      ─► align + rules (`workers.deliver` files at once)
 //!      ─► every sink, each taking as many files at once as it asks for
@@ -9,7 +10,8 @@
 //! ```
 //!
 //! Files in memory are bounded by the queue, the files being planned, and the most
-//! files any sink takes at once.
+//! files any sink takes at once. The same stages run over a cluster's tasks
+//! ([`Pipeline::process`]).
 
 mod delivery;
 mod held;
@@ -76,6 +78,25 @@ pub enum BuildError {
         /// What its client library said.
         message: String,
     },
+}
+
+/// Files up to this size are parsed on the task that fetched them: handing a file of a
+/// few KB to the blocking pool and back costs more than parsing it.
+const PARSE_INLINE_MAX: u64 = 64 << 10;
+
+/// Whether a file fetched as `bytes` is parsed in place; larger ones, and compressed
+/// ones whose content may be far larger, go to the blocking pool.
+fn parse_inline(bytes: &[u8]) -> bool {
+    bytes.len() as u64 <= PARSE_INLINE_MAX && !format::decompress::is_gzip(bytes)
+}
+
+/// What a panic carried, for a file's reason.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// A source file after the parse stage.
@@ -452,7 +473,8 @@ impl Pipeline {
         let system = self.system.clone();
         let name = file.name.clone();
         let (format, max, limits) = (self.format.clone(), self.max_file_bytes, self.part_limits);
-        let parsed = tokio::task::spawn_blocking(move || {
+        let inline = parse_inline(&bytes);
+        let parse = move || {
             let started = Instant::now();
             let ctx = FileContext {
                 system,
@@ -460,8 +482,15 @@ impl Pipeline {
             };
             let read = format.read_with(&bytes, &ctx, max, limits)?;
             Ok::<_, String>((read, started.elapsed()))
-        })
-        .await;
+        };
+        let parsed = if inline {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
+                .map_err(|panic| panic_message(&*panic))
+        } else {
+            tokio::task::spawn_blocking(parse)
+                .await
+                .map_err(|e| e.to_string())
+        };
         let result = match parsed {
             Ok(Ok((read, _))) if read.row_count == 0 && !self.allow_empty => Err(
                 ParseFailure::Invalid(format!("{}: no measurements", file.name)),
@@ -474,8 +503,8 @@ impl Pipeline {
                 Ok((read.file_id, read.rows))
             }
             Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),
-            Err(join_error) => Err(ParseFailure::Invalid(format!(
-                "{}: parser crashed: {join_error}",
+            Err(panic) => Err(ParseFailure::Invalid(format!(
+                "{}: parser crashed: {panic}",
                 file.name
             ))),
         };

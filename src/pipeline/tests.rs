@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{CycleStats, FileOutcome, Parts, Pipeline, Progress};
+use super::{CycleStats, FileOutcome, Parts, Pipeline, Progress, parse_inline};
 use crate::config::Workers;
 use crate::format::{FormatChoice, PartLimits};
 use crate::plan::rules::Rule;
@@ -429,4 +429,16 @@ async fn files_handed_over_are_processed_each_with_its_outcome_and_reason() {
     assert_eq!(source.reason("bad.xml").as_deref(), Some(reason));
     assert!(reports[1..].iter().all(|r| r.reason.is_none()));
     assert!(source.inbox().is_empty());
+}
+
+#[test]
+fn only_small_uncompressed_files_are_parsed_in_place() {
+    assert!(parse_inline(&pm_file("ne", 1)));
+    assert!(!parse_inline(&vec![b' '; 65 << 10]));
+    let mut gzip = vec![0x1f, 0x8b];
+    gzip.extend_from_slice(&[0; 100]);
+    assert!(
+        !parse_inline(&gzip),
+        "a small gzip file may inflate to anything"
+    );
 }
