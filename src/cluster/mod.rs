@@ -16,12 +16,14 @@
 //!   `pmflow.<system>`, runs their files through the pipeline, retries a transient
 //!   failure by publishing the task again (attempt + 1, after a backoff) and sends a
 //!   quarantined file's task to `pmflow.dlq.<system>`;
-//! - [`members`]: who is in the group and which partitions each one has.
+//! - [`members`]: who is in the group and which partitions each one has;
+//! - [`role`]: one system's share of all this in one process, as the service runs it.
 
 pub mod in_flight;
 pub mod members;
 pub mod offsets;
 pub mod publish;
+pub mod role;
 pub mod task;
 pub mod worker;
 

@@ -32,9 +32,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::config::ServiceConfig;
-use self::system::{ClusterRole, SystemRunner};
+use self::system::SystemRunner;
 use crate::cluster::Cluster;
 use crate::cluster::members::Membership;
+use crate::cluster::role::ClusterRole;
 use crate::pipeline::{BuildError, Pipeline};
 use crate::telemetry;
 

@@ -13,10 +13,7 @@ use tracing::{debug, error, info, warn};
 use super::leader::Leadership;
 use super::schedule::Schedule;
 use crate::archive::Archive;
-use crate::cluster::in_flight::InFlight;
-use crate::cluster::members::{Member, Membership};
-use crate::cluster::publish::{Published, publish_settled};
-use crate::cluster::{Cluster, worker};
+use crate::cluster::role::{ClusterRole, ClusterStatus};
 use crate::completeness::{self, Expectations};
 use crate::config::SystemPlan;
 use crate::pipeline::{CycleStats, Pipeline};
@@ -73,61 +70,6 @@ pub struct SystemStatus {
     pub last_error: Option<String>,
     /// The system's cluster, in cluster mode.
     pub cluster: Option<ClusterStatus>,
-}
-
-/// A system's cluster as this process sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClusterStatus {
-    /// This process in the group (`host:pid`).
-    pub node: String,
-    /// The task partitions this process has.
-    pub partitions: Vec<i32>,
-    /// The cluster's members and their partitions.
-    pub members: Vec<Member>,
-    /// Files the leader published and whose tasks have not ended (this process, when
-    /// it leads).
-    pub tasks_in_flight: usize,
-    /// What the last round of publishing did, when this process led it.
-    pub last_published: Option<Published>,
-}
-
-/// A system's share of a cluster: the leader publishes its files as tasks, every
-/// node consumes them.
-pub struct ClusterRole {
-    cluster: Arc<Cluster>,
-    membership: Arc<Membership>,
-    in_flight: Mutex<InFlight>,
-    last_published: Mutex<Option<Published>>,
-}
-
-impl ClusterRole {
-    /// The role of a process connected to `cluster`, sharing `membership` with its
-    /// leader election's session.
-    pub fn new(cluster: Arc<Cluster>, membership: Arc<Membership>) -> Self {
-        let timeout = cluster.settings().task_timeout;
-        Self {
-            cluster,
-            membership,
-            in_flight: Mutex::new(InFlight::new(timeout)),
-            last_published: Mutex::default(),
-        }
-    }
-
-    fn status(&self) -> ClusterStatus {
-        ClusterStatus {
-            node: self.cluster.node().to_string(),
-            partitions: self.membership.partitions.borrow().clone(),
-            members: self.membership.members.borrow().clone(),
-            tasks_in_flight: lock(&self.in_flight).len(),
-            last_published: *lock(&self.last_published),
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A finished cycle's statistics, for the status.
@@ -285,31 +227,9 @@ impl SystemRunner {
 
     /// In cluster mode, consumes the system's tasks until the service stops (then
     /// finishes the files already fetched); without a cluster, returns at once.
-    /// Connection failures are logged and retried.
     pub async fn run_worker(self: Arc<Self>) {
-        let Some(role) = &self.cluster else {
-            return;
-        };
-        let system = self.system();
-        let mut delay = Duration::from_secs(1);
-        while !self.stop.is_cancelled() {
-            let ran = match role.cluster.prepare(system).await {
-                Ok(()) => {
-                    let partitions = role.membership.partitions.clone();
-                    worker::run(&role.cluster, &self.pipeline, partitions, &self.stop)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(error) => Err(error),
-            };
-            if let Err(error) = ran {
-                warn!(system, error, "cluster worker failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = self.stop.cancelled() => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
+        if let Some(role) = &self.cluster {
+            role.work(&self.pipeline, &self.stop).await;
         }
     }
 
@@ -318,10 +238,7 @@ impl SystemRunner {
     pub async fn probe(&self) -> Vec<String> {
         let cluster = async {
             let role = self.cluster.as_ref()?;
-            let cluster = role.cluster.clone();
-            let system = self.system().to_string();
-            let probed = tokio::task::spawn_blocking(move || cluster.probe(&system)).await;
-            probed.unwrap_or_else(|e| Err(e.to_string())).err()
+            role.probe(self.system()).await.err()
         };
         let (mut problems, cluster) = futures::join!(self.pipeline.probe(), cluster);
         problems.extend(cluster);
@@ -507,17 +424,7 @@ impl SystemRunner {
         let Some(role) = &self.cluster else {
             return self.pipeline.run_cycle(&|_| {}, stop).await.map(Some);
         };
-        let published =
-            publish_settled(&role.cluster, &self.pipeline, &role.in_flight, stop).await?;
-        info!(
-            system = self.system(),
-            listed = published.listed,
-            published = published.published,
-            failed = published.failed,
-            "tasks published"
-        );
-        *lock(&role.last_published) = Some(published);
-        Ok(None)
+        role.publish(&self.pipeline, stop).await.map(|_| None)
     }
 
     /// Exports the completeness of the system's last closed ROP
