@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::ftp::FtpServer;
 use pmflow::generator::{GenFormat, GenOptions, GenSystem, default_start, generate};
 
 /// How long a round may take before the benchmark gives up.
@@ -46,50 +49,6 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// A throttled vsftpd serving `root/pm`.
-struct Ftp {
-    root: tempfile::TempDir,
-    port: u16,
-}
-
-impl Ftp {
-    fn start(rate: u64) -> Self {
-        let root = tempfile::tempdir().expect("temporary root");
-        let port = free_port();
-        let status = Command::new("scripts/ftp.sh")
-            .env("PMFLOW_FTP_PORT", port.to_string())
-            .env("PMFLOW_FTP_ROOT", root.path())
-            .env("PMFLOW_FTP_MAX_RATE", rate.to_string())
-            .stdout(Stdio::null())
-            .status()
-            .expect("scripts/ftp.sh runs");
-        assert!(status.success(), "vsftpd did not start");
-        Self { root, port }
-    }
-
-    /// The served folder `pm/<name>`, created writable for the server.
-    fn folder(&self, name: &str) -> PathBuf {
-        let folder = self.root.path().join("pm").join(name);
-        std::fs::create_dir_all(&folder).expect("folder");
-        let status = Command::new("chown")
-            .args(["ftp:ftp", folder.to_str().expect("utf-8")])
-            .status()
-            .expect("chown runs");
-        assert!(status.success(), "chown");
-        folder
-    }
-}
-
-impl Drop for Ftp {
-    fn drop(&mut self) {
-        // The start script writes the server's pid beside the root.
-        let pid_file = format!("{}.pid", self.root.path().display());
-        if let Ok(pid) = std::fs::read_to_string(pid_file) {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-        }
     }
 }
 
@@ -178,7 +137,7 @@ fn processed(http: &str) -> u64 {
 fn round(
     nodes: usize,
     files: &[PathBuf],
-    ftp: &Ftp,
+    ftp: &FtpServer,
     zookeeper: &str,
     dir: &Path,
 ) -> (Duration, Vec<u64>) {
@@ -264,7 +223,7 @@ fn main() {
         bytes as f64 / files.len() as f64 / 1e3,
         rate as f64 / 1e3
     );
-    let ftp = Ftp::start(rate);
+    let ftp = FtpServer::start(rate);
     let mut one_node = None;
     for nodes in 1..=3 {
         let (time, per_node) = round(nodes, &files, &ftp, &zookeeper, dir.path());

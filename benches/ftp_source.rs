@@ -17,8 +17,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
@@ -32,62 +30,6 @@ use tokio::io::AsyncReadExt;
 
 /// Sessions of the pool and of the parallel baseline.
 const SESSIONS: usize = 4;
-
-/// A private vsftpd serving `root/pm` on `port`.
-struct Server {
-    root: tempfile::TempDir,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Self {
-        let root = tempfile::tempdir().expect("temporary root");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let status = Command::new("scripts/ftp.sh")
-            .env("PMFLOW_FTP_PORT", port.to_string())
-            .env("PMFLOW_FTP_ROOT", root.path())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("scripts/ftp.sh runs");
-        assert!(status.success(), "vsftpd did not start");
-        Self { root, port }
-    }
-
-    /// A served folder `pm/<name>` holding copies of `files`.
-    fn stage(&self, name: &str, files: &[PathBuf]) {
-        let folder = self.root.path().join("pm").join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        for file in files {
-            std::fs::copy(file, folder.join(file.file_name().unwrap())).unwrap();
-        }
-        let status = Command::new("chown")
-            .args(["-R", "ftp:ftp", folder.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn done(&self, name: &str) -> usize {
-        std::fs::read_dir(self.root.path().join("pm").join(name).join("Done"))
-            .map(|entries| entries.count())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid_file = format!("{}.pid", self.root.path().display());
-        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-        }
-        for suffix in ["pid", "vsftpd.log", "vsftpd.conf"] {
-            let _ = std::fs::remove_file(format!("{}.{suffix}", self.root.path().display()));
-        }
-    }
-}
 
 /// pmflow's source: list, then fetch and complete `SESSIONS` files at once.
 async fn with_source(port: u16, folder: &str) -> u64 {
@@ -175,7 +117,7 @@ fn main() {
     let count = common::setting("PMFLOW_BENCH_FILES", 200);
     let generated = tempfile::tempdir().expect("temporary folder");
     let files = common::large_node_files(generated.path(), count);
-    let server = Server::start();
+    let server = common::ftp::FtpServer::start(0);
     for folder in ["source", "one", "four"] {
         server.stage(folder, &files);
     }

@@ -5,6 +5,8 @@
 //! benchmarks.
 #![allow(dead_code)] // each benchmark uses a different subset
 
+pub mod ftp;
+
 use std::io::Write;
 use std::sync::Arc;
 
