@@ -227,7 +227,7 @@ pub fn derived_rows(planned: &PlannedFile) -> u64 {
 }
 
 /// The text a panic carried, when it carried one.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()

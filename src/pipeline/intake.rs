@@ -45,7 +45,7 @@ pub(super) async fn take_settled(
             .expect("observations are never poisoned: sorting cannot panic")
             .sort(
                 rules,
-                pipeline.source.clock_error(),
+                pipeline.reader.source.clock_error(),
                 listing,
                 Instant::now(),
                 SystemTime::now(),
@@ -55,9 +55,9 @@ pub(super) async fn take_settled(
             .into_iter()
             .filter(|file| taken.insert((file.folder.clone(), file.name.clone())))
             .collect();
-        telemetry::settling(&pipeline.system, sorted.waiting);
+        telemetry::settling(&pipeline.reader.system, sorted.waiting);
         if !new.is_empty() {
-            telemetry::scanned(&pipeline.system, new.len() as u64);
+            telemetry::scanned(&pipeline.reader.system, new.len() as u64);
             progress(Progress::Listed(new.len() as u64));
             announce(new.len());
         }
@@ -84,7 +84,7 @@ pub(super) async fn take_settled(
             () = stop.cancelled() => return intake,
             () = tokio::time::sleep(wait) => {}
         }
-        listing = match pipeline.source.list().await {
+        listing = match pipeline.reader.source.list().await {
             Ok(listing) => listing,
             Err(error) => {
                 warn!(%error, "listing again failed; files not yet settled wait for the next cycle");

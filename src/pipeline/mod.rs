@@ -1,7 +1,8 @@
 //! Wiring: one cycle of one system, from source to sinks to completion.
 //!
 //! ```text
-//! list (again, while files settle) ─► fetch + decompress + parse (`workers.parse` at once;
+//! list (again, while files settle) ─► fetch (twice `workers.parse` at once)
+//!      ─► decompress + parse (`workers.parse` at once, each file on a task of its own;
 //!      on the blocking pool, but small uncompressed files in place)
 //!      ─► bounded queue (`workers.queue` parsed files)
 //!      ─► align + rules (`workers.deliver` files at once)
@@ -16,6 +17,7 @@
 mod delivery;
 mod held;
 mod intake;
+mod read;
 pub mod stats;
 pub mod tracker;
 
@@ -26,14 +28,14 @@ use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
 use futures::{Stream, StreamExt, stream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SourceSpec, SystemPlan, Workers};
 use crate::format::parts::PartStream;
-use crate::format::{self, FileContext, FormatChoice, ParsedFile, PartLimits, Rows};
+use crate::format::{FormatChoice, ParsedFile, PartLimits, Rows};
 use crate::plan::Rule;
 use crate::sink::{PlannedFile, Sink};
 use crate::source::settle::{Observations, SettleRules};
@@ -42,6 +44,7 @@ use crate::telemetry;
 
 pub use delivery::{Delivery, build_sinks, derived_rows};
 use held::HeldFiles;
+use read::{FETCH_AHEAD, Fetched, FileReader, ParseFailure};
 pub use stats::{CycleStats, FileOutcome, FileReport};
 use tracker::{Settlement, settle};
 
@@ -80,32 +83,6 @@ pub enum BuildError {
     },
 }
 
-/// Files up to this size are parsed on the task that fetched them: handing a file of a
-/// few KB to the blocking pool and back costs more than parsing it.
-const PARSE_INLINE_MAX: u64 = 64 << 10;
-
-/// Whether a file fetched as `bytes` is parsed in place; larger ones, and compressed
-/// ones whose content may be far larger, go to the blocking pool.
-fn parse_inline(bytes: &[u8]) -> bool {
-    bytes.len() as u64 <= PARSE_INLINE_MAX && !format::decompress::is_gzip(bytes)
-}
-
-/// What a panic carried, for a file's reason.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_string())
-}
-
-/// A source file after the parse stage.
-struct Fetched {
-    file: SourceFile,
-    report: FileReport,
-    result: Result<(String, Rows), ParseFailure>,
-}
-
 /// A file ready for its sinks after the plan stage: its first (or only) part planned,
 /// and a large file's further parts.
 struct Planned {
@@ -132,14 +109,6 @@ impl PartsAhead {
             Some(Err(error)) => Err(Some(error)),
         }
     }
-}
-
-/// Why a file did not get past the parse stage.
-enum ParseFailure {
-    /// The file could not be fetched: it stays for the next cycle.
-    Fetch(SourceError),
-    /// The file is bad: it is quarantined with this reason.
-    Invalid(String),
 }
 
 /// What a pipeline is made of.
@@ -170,18 +139,10 @@ pub struct Parts {
 
 /// Everything one system needs to run cycles.
 pub struct Pipeline {
-    system: String,
-    source: Arc<dyn Source>,
+    /// The system, its source and how its files are read.
+    reader: Arc<FileReader>,
     /// When a listed file is complete enough to take.
     settle: SettleRules,
-    /// The format files are read in.
-    format: FormatChoice,
-    /// Files larger than this, decompressed, are quarantined.
-    max_file_bytes: u64,
-    /// Whether a file without any measurement completes instead of being quarantined.
-    allow_empty: bool,
-    /// Which files are read in parts, and how large the parts are.
-    part_limits: PartLimits,
     /// What the source's listings saw, across cycles.
     observations: Mutex<Observations>,
     /// Since when files have been held back, across cycles.
@@ -248,13 +209,16 @@ impl Pipeline {
             parts.workers.deliver,
         );
         Self {
-            system: parts.system,
-            source: parts.source,
+            reader: Arc::new(FileReader {
+                system: parts.system,
+                source: parts.source,
+                format: parts.format,
+                max_file_bytes: parts.max_file_bytes,
+                allow_empty: parts.allow_empty,
+                part_limits: parts.part_limits,
+                parsing: Semaphore::new(parts.workers.parse),
+            }),
             settle: parts.settle,
-            format: parts.format,
-            max_file_bytes: parts.max_file_bytes,
-            allow_empty: parts.allow_empty,
-            part_limits: parts.part_limits,
             observations: Mutex::default(),
             held: Mutex::default(),
             delivery,
@@ -273,18 +237,18 @@ impl Pipeline {
         stop: &CancellationToken,
     ) -> Result<CycleStats, SourceError> {
         let started = Instant::now();
-        let listing = match self.source.list().await {
+        let listing = match self.reader.source.list().await {
             Ok(files) => files,
             Err(error) => {
-                telemetry::cycle_failed(&self.system, started.elapsed());
+                telemetry::cycle_failed(&self.reader.system, started.elapsed());
                 return Err(error);
             }
         };
         let mut stats = CycleStats {
-            system: self.system.clone(),
+            system: self.reader.system.clone(),
             ..CycleStats::default()
         };
-        telemetry::cycle_started(&self.system);
+        telemetry::cycle_started(&self.reader.system);
         let (files_tx, files_rx) = mpsc::unbounded_channel::<SourceFile>();
         let announce = |files: usize| self.announce(files as isize);
         let intake = intake::take_settled(self, listing, files_tx, &announce, progress, stop);
@@ -317,7 +281,7 @@ impl Pipeline {
                 ..FileReport::default()
             };
             stats.add(&report);
-            telemetry::file_finished(&self.system, &report);
+            telemetry::file_finished(&self.reader.system, &report);
             held.push(report.file);
         }
         stats.oldest_held = self
@@ -339,7 +303,7 @@ impl Pipeline {
         files: mpsc::UnboundedSender<SourceFile>,
         stop: &CancellationToken,
     ) -> Result<(), SourceError> {
-        let listing = self.source.list().await?;
+        let listing = self.reader.source.list().await?;
         let announce = |_: usize| {};
         intake::take_settled(self, listing, files, &announce, &|_| {}, stop).await;
         Ok(())
@@ -371,14 +335,14 @@ impl Pipeline {
                     };
                     match slot {
                         Some(slot) if !stop.is_cancelled() => {
-                            slot.send(self.fetch_and_parse(file).await);
+                            slot.send(self.reader.read(file).await);
                             None
                         }
                         _ => Some(file),
                     }
                 }
             })
-            .buffer_unordered(self.workers.parse)
+            .buffer_unordered(self.workers.parse * FETCH_AHEAD)
             .filter_map(|left| async move { left })
             .collect::<Vec<SourceFile>>();
         let queued = stream::unfold(rx, |mut rx| async move {
@@ -386,7 +350,7 @@ impl Pipeline {
             Some(((fetched, rx.len()), rx))
         })
         .map(|(fetched, depth)| {
-            telemetry::queue_depth(&self.system, depth);
+            telemetry::queue_depth(&self.reader.system, depth);
             fetched
         });
         let deliver_stage = queued
@@ -403,7 +367,7 @@ impl Pipeline {
             })
             .buffer_unordered(self.delivery.in_flight())
             .for_each(|report| {
-                telemetry::file_finished(&self.system, &report);
+                telemetry::file_finished(&self.reader.system, &report);
                 finished(report);
                 async {}
             });
@@ -414,7 +378,14 @@ impl Pipeline {
     /// Checks that the source and every required sink answer; what is wrong, if
     /// anything (empty = ready).
     pub async fn probe(&self) -> Vec<String> {
-        let source = async { self.source.probe().await.err().map(|e| e.to_string()) };
+        let source = async {
+            self.reader
+                .source
+                .probe()
+                .await
+                .err()
+                .map(|e| e.to_string())
+        };
         let (source, sinks) = futures::join!(source, self.delivery.probe());
         source.into_iter().chain(sinks).collect()
     }
@@ -427,92 +398,17 @@ impl Pipeline {
     /// How many files [`Pipeline::process`] works on at once (fetching, queued,
     /// delivering): what a feeder that can hand files to others should give it.
     pub fn files_at_once(&self) -> usize {
-        self.workers.parse + self.workers.queue + self.workers.deliver
+        self.workers.parse * FETCH_AHEAD + self.workers.queue + self.workers.deliver
     }
 
     /// The source, described without secrets.
     pub fn source_name(&self) -> String {
-        self.source.describe()
+        self.reader.source.describe()
     }
 
     /// The system this pipeline runs.
     pub fn system(&self) -> &str {
-        &self.system
-    }
-
-    async fn fetch_and_parse(&self, mut file: SourceFile) -> Fetched {
-        let mut report = FileReport {
-            file: file.path(),
-            ..FileReport::default()
-        };
-        if file.size > self.max_file_bytes {
-            let too_large = format::decompress::DecompressError::TooLarge {
-                max: self.max_file_bytes,
-            };
-            let reason = format!("{}: {too_large}", file.name);
-            return Fetched {
-                file,
-                report,
-                result: Err(ParseFailure::Invalid(reason)),
-            };
-        }
-        let started = Instant::now();
-        let bytes = match self.source.fetch(&file).await {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                return Fetched {
-                    file,
-                    report,
-                    result: Err(ParseFailure::Fetch(error)),
-                };
-            }
-        };
-        report.fetch = started.elapsed();
-        report.bytes = bytes.len() as u64;
-        file.size = report.bytes;
-        let system = self.system.clone();
-        let name = file.name.clone();
-        let (format, max, limits) = (self.format.clone(), self.max_file_bytes, self.part_limits);
-        let inline = parse_inline(&bytes);
-        let parse = move || {
-            let started = Instant::now();
-            let ctx = FileContext {
-                system,
-                file_name: name,
-            };
-            let read = format.read_with(&bytes, &ctx, max, limits)?;
-            Ok::<_, String>((read, started.elapsed()))
-        };
-        let parsed = if inline {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
-                .map_err(|panic| panic_message(&*panic))
-        } else {
-            tokio::task::spawn_blocking(parse)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let result = match parsed {
-            Ok(Ok((read, _))) if read.row_count == 0 && !self.allow_empty => Err(
-                ParseFailure::Invalid(format!("{}: no measurements", file.name)),
-            ),
-            Ok(Ok((read, elapsed))) => {
-                report.parse = elapsed;
-                report.content_bytes = read.content_bytes;
-                report.rows = read.row_count;
-                report.counter_values = read.counter_values;
-                Ok((read.file_id, read.rows))
-            }
-            Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),
-            Err(panic) => Err(ParseFailure::Invalid(format!(
-                "{}: parser crashed: {panic}",
-                file.name
-            ))),
-        };
-        Fetched {
-            file,
-            report,
-            result,
-        }
+        &self.reader.system
     }
 
     /// Tells every sink that `files` more files are on their way to it (negative:
@@ -541,6 +437,15 @@ impl Pipeline {
                 warn!(%error, "fetch failed; the file stays for the next cycle");
                 report.outcome = FileOutcome::Held;
                 report.reason = Some(error.to_string());
+                return Err(report);
+            }
+            Err(ParseFailure::Interrupted(reason)) => {
+                warn!(
+                    file = file.name,
+                    reason, "the file stays for the next cycle"
+                );
+                report.outcome = FileOutcome::Held;
+                report.reason = Some(reason);
                 return Err(report);
             }
             Err(ParseFailure::Invalid(reason)) => {
@@ -686,7 +591,7 @@ impl Pipeline {
     /// Moves a file out of the inbox; `false` when that failed (it stays for the next
     /// cycle, where it is rewritten idempotently).
     async fn complete(&self, file: &SourceFile, completion: &Completion) -> bool {
-        match self.source.complete(file, completion).await {
+        match self.reader.source.complete(file, completion).await {
             Ok(()) => {
                 debug!(file = file.name, ?completion, "completed");
                 true

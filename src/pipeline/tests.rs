@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{CycleStats, FileOutcome, Parts, Pipeline, Progress, parse_inline};
+use super::read::parse_inline;
+use super::{CycleStats, FileOutcome, Parts, Pipeline, Progress};
 use crate::config::Workers;
 use crate::format::{FormatChoice, PartLimits};
 use crate::plan::rules::Rule;
