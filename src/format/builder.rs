@@ -197,12 +197,16 @@ impl TableBuilder {
         ne_names: &[String],
         remember: bool,
     ) -> Result<RecordBatch, ArrowError> {
-        let fresh: Vec<CounterColumn> = self
-            .columns
-            .iter()
-            .map(|c| CounterColumn::new(c.name.clone()))
-            .collect();
-        let columns = std::mem::replace(&mut self.columns, fresh);
+        // A later part keeps the columns (their indices stay valid); the last needs none.
+        let left: Vec<CounterColumn> = match remember {
+            true => self
+                .columns
+                .iter()
+                .map(|c| CounterColumn::new(c.name.clone()))
+                .collect(),
+            false => Vec::new(),
+        };
+        let columns = std::mem::replace(&mut self.columns, left);
         let object_index = std::mem::take(&mut self.object_index);
         self.row_of_key.clear();
         let mut object_names: Vec<&str> = vec![""; object_index.len()];
