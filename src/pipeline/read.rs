@@ -33,7 +33,9 @@ pub(super) const FETCH_AHEAD: usize = 2;
 
 /// A source file after the parse stage.
 pub(super) struct Fetched {
+    /// The file, with its size as fetched.
     pub file: SourceFile,
+    /// What reading it took so far (fetch and parse times, bytes, rows).
     pub report: FileReport,
     /// The file's id and rows, or why there are none.
     pub result: Result<(String, Rows), ParseFailure>,
@@ -54,7 +56,9 @@ pub(super) enum ParseFailure {
 pub(super) struct FileReader {
     /// The system's name, which every parsed row carries.
     pub system: String,
+    /// Where the files are fetched from.
     pub source: Arc<dyn Source>,
+    /// How the files' bytes become rows.
     pub format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     pub max_file_bytes: u64,
