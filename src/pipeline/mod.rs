@@ -433,21 +433,8 @@ impl Pipeline {
                 report.outcome = FileOutcome::Gone;
                 return Err(report);
             }
-            Err(ParseFailure::Fetch(error)) => {
-                warn!(%error, "fetch failed; the file stays for the next cycle");
-                report.outcome = FileOutcome::Held;
-                report.reason = Some(error.to_string());
-                return Err(report);
-            }
-            Err(ParseFailure::Interrupted(reason)) => {
-                warn!(
-                    file = file.name,
-                    reason, "the file stays for the next cycle"
-                );
-                report.outcome = FileOutcome::Held;
-                report.reason = Some(reason);
-                return Err(report);
-            }
+            Err(ParseFailure::Fetch(error)) => return Err(held(report, &file, error.to_string())),
+            Err(ParseFailure::Interrupted(reason)) => return Err(held(report, &file, reason)),
             Err(ParseFailure::Invalid(reason)) => {
                 warn!(file = file.name, reason, "quarantining file");
                 report.outcome = self
@@ -565,18 +552,12 @@ impl Pipeline {
     /// next cycle, which delivers it again from its first part.
     fn parts_failed(
         &self,
-        mut report: FileReport,
+        report: FileReport,
         file: &SourceFile,
         error: Option<String>,
     ) -> FileReport {
         let error = error.unwrap_or_else(|| "the parts ended early".to_string());
-        warn!(
-            file = file.name,
-            error, "reading parts failed; the file stays for the next cycle"
-        );
-        report.outcome = FileOutcome::Held;
-        report.reason = Some(error);
-        report
+        held(report, file, format!("reading parts failed: {error}"))
     }
 
     /// Completes a file; how it ended (held when it could not be moved).
@@ -602,6 +583,18 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// A file that stays in its folder for the next cycle, for `reason` (of this process
+/// or of the moment, not of the file).
+fn held(mut report: FileReport, file: &SourceFile, reason: String) -> FileReport {
+    warn!(
+        file = file.name,
+        reason, "the file stays for the next cycle"
+    );
+    report.outcome = FileOutcome::Held;
+    report.reason = Some(reason);
+    report
 }
 
 #[cfg(test)]
