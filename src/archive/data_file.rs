@@ -175,7 +175,6 @@ pub fn split_by_date(
         .expect("aligned batches carry key columns")
         .as_primitive::<TimestampMicrosecondType>();
     // Rows by day number; each day named once.
-    const MICROS_PER_DAY: i64 = 86_400_000_000;
     let mut rows_of_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
     for (row, micros) in period.values().iter().enumerate() {
         let day = micros.div_euclid(MICROS_PER_DAY);
@@ -195,8 +194,22 @@ pub fn split_by_date(
         .collect()
 }
 
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The `date` partitions of `period_starts` (microseconds since the epoch, UTC),
+/// each day named once however many rows fall on it.
+pub fn dates_of(period_starts: &[i64]) -> BTreeSet<String> {
+    let days: BTreeSet<i64> = period_starts
+        .iter()
+        .map(|micros| micros.div_euclid(MICROS_PER_DAY))
+        .collect();
+    days.into_iter()
+        .map(|day| date_of(day * MICROS_PER_DAY))
+        .collect()
+}
+
 /// The `date` partition of a `period_start` (microseconds since the epoch, UTC).
-pub fn date_of(micros: i64) -> String {
+fn date_of(micros: i64) -> String {
     DateTime::from_timestamp_micros(micros).map_or_else(
         || "1970-01-01".to_string(),
         |t| t.format("%Y-%m-%d").to_string(),

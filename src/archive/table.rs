@@ -106,7 +106,7 @@ fn dates_of(batch: &RecordBatch) -> BTreeSet<String> {
     batch
         .column_by_name(schema::PERIOD_START)
         .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .map(|p| p.values().iter().map(|m| data_file::date_of(*m)).collect())
+        .map(|p| data_file::dates_of(p.values()))
         .unwrap_or_default()
 }
 

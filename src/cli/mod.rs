@@ -11,7 +11,6 @@ mod ddl;
 mod explain;
 mod generate;
 mod ingest;
-mod memory;
 mod query;
 mod replay;
 mod run;
@@ -84,7 +83,6 @@ fn quiet_on_closed_output() {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    memory::tune_allocator();
     let cli = Cli::parse();
     // The service logs each cycle at info; one-shot commands print their own results.
     let default_level = match cli.command {

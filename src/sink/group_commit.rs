@@ -12,7 +12,9 @@
 //! sink writes a file at once. A sink that wants the files delivered together in one
 //! write (the archive: one commit per cycle) also has groups wait for the files the
 //! pipeline announced ([`Sink::announce`](super::Sink::announce)) until none is on its
-//! way, the sink holds as many files as it takes at once, or a time limit passed.
+//! way, a group's worth of files wait, or a time limit passed. Such a sink takes twice
+//! a group's worth of files at once ([`GroupCommit::files_at_once`]), so that the next
+//! group fills while one is written instead of the pipeline stalling on each write.
 //! Every file still learns the outcome of the write that carried its
 //! rows before it is acknowledged. When a group fails for a reason that will not pass
 //! (bad data), its files are written one by one, so one bad file never fails the good
@@ -69,9 +71,9 @@ struct Shared {
 pub struct GroupCommit {
     shared: Mutex<Shared>,
     changed: Notify,
-    /// Files the sink takes at once: a group waiting for files on their way closes
-    /// when this many are in the sink (no more can come in).
-    capacity: usize,
+    /// Files in a group: a group waiting for files on their way closes when this many
+    /// wait for its key, or twice as many are in the sink (no more can come in).
+    group_files: usize,
     /// How long a group waits at most for files on their way.
     max_wait: Duration,
 }
@@ -86,15 +88,21 @@ impl Default for GroupCommit {
 
 impl GroupCommit {
     /// Groups that also wait for the files announced to be on their way (a cycle's
-    /// files, as the pipeline announces them), until `capacity` files are in the
-    /// sink or `max_wait` passed: the files delivered together go in one write.
-    pub fn waiting_for_files(capacity: usize, max_wait: Duration) -> Self {
+    /// files, as the pipeline announces them), until `group_files` files wait or
+    /// `max_wait` passed: the files delivered together go in one write.
+    pub fn waiting_for_files(group_files: usize, max_wait: Duration) -> Self {
         Self {
             shared: Mutex::default(),
             changed: Notify::new(),
-            capacity: capacity.max(1),
+            group_files: group_files.max(1),
             max_wait,
         }
+    }
+
+    /// Files the sink should take at once: two groups' worth, one being written and
+    /// the next filling meanwhile.
+    pub fn files_at_once(&self) -> usize {
+        self.group_files.saturating_mul(2)
     }
 
     /// `files` more files are on their way (or, negative, announced files will not
@@ -177,7 +185,8 @@ impl GroupCommit {
     }
 
     /// Waits until the group of `key` may close: no announced file is on its way,
-    /// the sink is full, the group has `max_rows` rows, or `max_wait` passed.
+    /// a group's worth of files wait, the sink is full, the group has `max_rows`
+    /// rows, or `max_wait` passed.
     async fn wait_for_group(&self, key: &str, max_rows: usize) {
         let deadline = Instant::now() + self.max_wait;
         loop {
@@ -186,8 +195,14 @@ impl GroupCommit {
             notified.as_mut().enable();
             {
                 let shared = self.shared.lock().expect("group lock");
-                let rows = shared.queues.get(key).map_or(0, Queue::rows);
-                if shared.on_the_way == 0 || shared.in_sink >= self.capacity || rows >= max_rows {
+                let queue = shared.queues.get(key);
+                let (files, rows) = queue.map_or((0, 0), |q| (q.waiting.len(), q.rows()));
+                let sink_full = shared.in_sink >= self.files_at_once();
+                if shared.on_the_way == 0
+                    || files >= self.group_files
+                    || sink_full
+                    || rows >= max_rows
+                {
                     return;
                 }
             }
@@ -270,6 +285,45 @@ mod tests {
             vec![Arc::new(Int64Array::from(values.to_vec()))],
         )
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_group_closes_at_its_size_and_the_next_fills_while_it_is_written() {
+        let groups = GroupCommit::waiting_for_files(2, Duration::from_secs(60));
+        assert_eq!(groups.files_at_once(), 4);
+        groups.announce(4);
+        let inserts: Mutex<Vec<Vec<i64>>> = Mutex::default();
+        let insert = |batches: Vec<RecordBatch>| {
+            let values = batches
+                .iter()
+                .map(|b| {
+                    b.column(0)
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .unwrap()
+                        .value(0)
+                })
+                .collect();
+            inserts.lock().unwrap().push(values);
+            tokio::time::sleep(Duration::from_millis(50))
+        };
+        let submit = |value: i64, delay: u64| {
+            let (groups, insert) = (&groups, &insert);
+            async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                groups
+                    .submit("t", batch(&[value]), 100, |b| async {
+                        insert(b).await;
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        let outcomes = tokio::join!(submit(1, 0), submit(2, 5), submit(3, 10), submit(4, 15));
+        assert!(matches!(outcomes, (Ok(()), Ok(()), Ok(()), Ok(()))));
+        // Two files are a group although two more are on their way; those two
+        // arrive while the first group is written and go in together.
+        assert_eq!(*inserts.lock().unwrap(), [vec![1, 2], vec![3, 4]]);
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `url` | — | the archive's root |
-//! | `files_at_once` | 256 | files the sink takes at once; their rows share commits |
+//! | `files_at_once` | 256 | files whose rows share a commit; the sink takes twice as many at once, the next commit's files arriving while one is written |
 //! | `group_rows` | 2,000,000 | rows of one table at most in one commit (one data file per date) |
 //! | `group_wait_ms` | 10,000 | how long a commit waits at most for files still on their way |
 //!
@@ -48,7 +48,7 @@ struct ArchiveOptions {
 pub struct ArchiveConfig {
     /// The directory, as a path or URL.
     pub url: String,
-    /// Files the sink takes at once (their rows share commits).
+    /// Files whose rows share a commit (the sink takes twice as many at once).
     pub files_at_once: usize,
     /// Rows of one table at most in one commit.
     pub group_rows: usize,

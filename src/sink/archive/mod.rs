@@ -128,9 +128,10 @@ impl Sink for ArchiveSink {
         self.groups.announce(files);
     }
 
-    /// Many: files written together share commits.
+    /// Many: files written together share commits; twice a commit's worth, so
+    /// that the next commit's files arrive while one is written.
     fn files_at_once(&self) -> Option<usize> {
-        Some(self.settings.files_at_once)
+        Some(self.groups.files_at_once())
     }
 
     /// No: the archive keeps counters as they arrived; rules are views over it.
