@@ -166,6 +166,10 @@ fn sort_by_row_key(batch: &RecordBatch) -> Result<RecordBatch, String> {
     take_record_batch(batch, &order).map_err(|e| e.to_string())
 }
 
+/// Microseconds in a UTC day: `period_start` over this is the day number of its
+/// `date` partition.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
 /// Splits a batch by the UTC day of `period_start`, the archive's `date` partition.
 pub fn split_by_date(
     batch: &RecordBatch,
@@ -193,8 +197,6 @@ pub fn split_by_date(
         })
         .collect()
 }
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// The `date` partitions of `period_starts` (microseconds since the epoch, UTC),
 /// each day named once however many rows fall on it.
@@ -308,6 +310,16 @@ mod tests {
     }
 
     const DAY: i64 = 86_400_000_000;
+
+    #[test]
+    fn dates_name_each_utc_day_of_the_rows_once() {
+        let day = MICROS_PER_DAY;
+        let starts = [day + 5, 2 * day - 1, day, 3 * day, -1];
+        assert_eq!(
+            dates_of(&starts).into_iter().collect::<Vec<_>>(),
+            ["1969-12-31", "1970-01-02", "1970-01-04"]
+        );
+    }
 
     #[test]
     fn rows_of_many_files_become_one_sorted_file_per_date_with_key_statistics() {
