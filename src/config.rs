@@ -6,6 +6,8 @@
 //! format = "auto"              # or a format's name: 3gpp-xml, omes, mdc, csv (the
 //!                              # last with a [csv] section: format::csv::layout)
 //! max_file_bytes = 1073741824  # larger files (decompressed) are quarantined
+//! read_whole_max_bytes = 67108864  # larger files (decompressed) are read in parts of
+//!                              # a 64th of this many counter values
 //! allow_empty = false          # a file without any measurement is quarantined
 //! rules = "../sql/5ga"         # relative to this file; default: sql/<system>
 //! [completeness]               # what the service's completeness expects
@@ -38,7 +40,7 @@ use serde::Deserialize;
 
 use crate::completeness::{Expectations, read_nodes};
 use crate::format::csv::layout::CsvSection;
-use crate::format::{FormatChoice, FormatOptions};
+use crate::format::{FormatChoice, FormatOptions, PartLimits};
 use crate::plan::{Rule, RuleError, rules};
 use crate::sink::SinkConfig;
 use crate::sink::archive::config::ArchiveConfig;
@@ -86,6 +88,9 @@ pub struct PlanFile {
     pub format: Option<String>,
     /// Files larger than this, decompressed, are quarantined (default 1 GiB).
     pub max_file_bytes: Option<u64>,
+    /// Files larger than this, decompressed, are read in parts of a 64th of this
+    /// many counter values (default 64 MiB: parts of 1 Mi values).
+    pub read_whole_max_bytes: Option<u64>,
     /// Whether a file without any measurement completes (default: quarantined).
     pub allow_empty: Option<bool>,
     /// How the columns of CSV files map onto rows (`format = "csv"`).
@@ -332,6 +337,9 @@ pub struct SystemPlan {
     pub format: FormatChoice,
     /// Files larger than this, decompressed, are quarantined.
     pub max_file_bytes: u64,
+    /// Which files are read in parts (`read_whole_max_bytes`), and how large parts
+    /// are.
+    pub part_limits: PartLimits,
     /// Whether a file without any measurement completes instead of being quarantined.
     pub allow_empty: bool,
     /// What completeness expects of the system.
@@ -458,6 +466,12 @@ impl SystemPlan {
         if max_file_bytes == 0 {
             return Err(invalid("max_file_bytes", "must be at least 1"));
         }
+        let mut part_limits = PartLimits::default();
+        if let Some(bytes) = file.read_whole_max_bytes {
+            part_limits.in_memory = usize::try_from(bytes)
+                .map_err(|_| invalid("read_whole_max_bytes", "too large for this machine"))?;
+            part_limits.part_values = (bytes / 64).max(1);
+        }
         let source_section = file.source.unwrap_or_default();
         let mut settle = source_section.settle_rules();
         let source = match (&overrides.source, &source_section.url) {
@@ -537,6 +551,7 @@ impl SystemPlan {
             settle,
             format,
             max_file_bytes,
+            part_limits,
             allow_empty: file.allow_empty.unwrap_or(false),
             completeness,
             rules_dir,

@@ -314,6 +314,110 @@ fn killed_during_commits_then_a_full_run_leaves_every_file_done_once_and_every_r
     assert_eq!(rows, [format!("{},{}", files.len() * 12, files.len())]);
 }
 
+/// A file of node `n1` whose table `cell` has `objects` rows of counter `a`, then a
+/// second block of the same table giving `Cell=1` a counter `b`: the whole file
+/// merges it into the first row.
+fn file_with_a_key_coming_back(objects: u32) -> String {
+    let rows: String = (1..=objects)
+        .map(|i| format!("<measValue measObjLdn=\"Cell={i}\"><r p=\"1\">{i}</r></measValue>"))
+        .collect();
+    let block = |counter: &str, rows: &str| {
+        format!(
+            "<measInfo measInfoId=\"PM=1,PmGroup=Cell\"><granPeriod duration=\"PT900S\" \
+             endTime=\"2026-01-05T00:15:00Z\"/><measType p=\"1\">{counter}</measType>{rows}\
+             </measInfo>"
+        )
+    };
+    let again = "<measValue measObjLdn=\"Cell=1\"><r p=\"1\">1000</r></measValue>";
+    format!(
+        "<measCollecFile><measData><managedElement localDn=\"n1\"/>{}{}</measData>\
+         </measCollecFile>",
+        block("a", &rows),
+        block("b", again),
+    )
+}
+
+#[test]
+fn files_read_in_parts_land_whole_or_not_at_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive, generated) = (
+        tmp.path().join("inbox"),
+        tmp.path().join("archive"),
+        tmp.path().join("generated"),
+    );
+    generate(&generated, "5ga", 3, 1);
+    let files: Vec<PathBuf> = names_in(&generated)
+        .iter()
+        .map(|n| generated.join(n))
+        .collect();
+    stage(&inbox, &files);
+    // Past 6,400 bytes a file is read in parts of 100 values: each generated file
+    // (~14 KB, 360 values) in four, into the archive alone, so parts go out unchecked.
+    let plan = tmp.path().join("5ga.toml");
+    std::fs::write(&plan, "system = \"5ga\"\nread_whole_max_bytes = 6400\n").unwrap();
+    let broken = std::fs::read(&files[0]).unwrap();
+    std::fs::write(inbox.join("broken.xml"), &broken[..broken.len() - 300]).unwrap();
+    std::fs::write(inbox.join("repeated.xml"), file_with_a_key_coming_back(300)).unwrap();
+    let stats = pmflow_ok(&[
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--archive",
+        archive.to_str().unwrap(),
+        "--no-settle",
+    ]);
+    assert_eq!(cycle_stat(&stats, "files done"), 4, "{stats}");
+    let failed = inbox.join("Failed");
+    assert_eq!(names_in(&failed), ["broken.xml", "broken.xml.reason"]);
+    let reason = std::fs::read_to_string(failed.join("broken.xml.reason")).unwrap();
+    assert!(reason.starts_with("broken.xml, line "), "{reason}");
+
+    // The repeated file's 300 rows, Cell=1 merged: its parts were void.
+    let cells = query_csv(
+        &archive,
+        "SELECT count(*), sum(a), sum(b), min(b) FROM cell WHERE ne = 'n1'",
+    );
+    assert_eq!(cells, ["300,45150,1000,1000"]);
+    // The generated files, each committed with its last part: several data files per
+    // date in one commit, and every row once.
+    let staged = adds_per_commit(&archive, "5ga");
+    assert!(
+        staged.values().any(|dates| dates.values().any(|&n| n > 1)),
+        "parts were staged: {staged:?}"
+    );
+    let generated_only = query_csv(
+        &archive,
+        "SELECT count(*), count(DISTINCT file_id) FROM nrcellcu",
+    );
+    assert_eq!(generated_only, [format!("{},3", 3 * 12)]);
+    std::fs::remove_dir_all(archive.join("system=5ga/table=cell")).unwrap();
+    assert_same_totals(&archive, &files);
+
+    // The broken file's staged parts were never committed: vacuum removes them.
+    let mut committed: BTreeMap<String, usize> = BTreeMap::new();
+    for ((table, _), dates) in adds_per_commit(&archive, "5ga") {
+        for (date, files) in dates {
+            *committed.entry(format!("{table}/date={date}")).or_default() += files;
+        }
+    }
+    let orphans = |on_disk: BTreeMap<String, usize>| -> usize {
+        on_disk.iter().map(|(k, n)| n - committed[k]).sum()
+    };
+    assert!(orphans(files_on_disk(&archive, "5ga")) > 0);
+    let archive_arg = archive.to_str().unwrap();
+    pmflow_ok(&[
+        "archive",
+        "vacuum",
+        "--archive",
+        archive_arg,
+        "--retain",
+        "0s",
+    ]);
+    assert_eq!(orphans(files_on_disk(&archive, "5ga")), 0);
+    assert_same_totals(&archive, &files);
+}
+
 /// Hive files (`date=*/<16 hex digits>[-<part>].parquet`) anywhere under `dir`.
 fn hive_files(dir: &Path) -> usize {
     let mut count = 0;

@@ -9,6 +9,7 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
+use deltalake_core::operations::vacuum::VacuumMode;
 use futures::TryStreamExt;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -83,7 +84,9 @@ impl ArchiveTable {
     }
 
     /// Deletes the data files that no version of the last `retain` needs (files
-    /// replaced by compaction, files of commits that failed); how many.
+    /// replaced by compaction) and data files older than `retain` that no commit
+    /// refers to (of a commit that failed, of a broken file's staged parts); how
+    /// many.
     pub async fn vacuum(&self, retain: Duration) -> Result<usize, ArchiveError> {
         let Some(table) = self.loaded().await? else {
             return Ok(0);
@@ -92,6 +95,7 @@ impl ArchiveTable {
         let (_, metrics) = table
             .vacuum()
             .with_retention_period(retain)
+            .with_mode(VacuumMode::Full)
             .with_enforce_retention_duration(false)
             .await
             .map_err(|e| self.delta_error(e))?;

@@ -35,9 +35,10 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(e.into()))?;
     println!("system:  {}", plan.system);
     println!(
-        "format:  {} (files up to {} bytes decompressed; files without measurements {})",
+        "format:  {} (files up to {} bytes decompressed, read whole up to {}; files without measurements {})",
         plan.format.name(),
         plan.max_file_bytes,
+        plan.part_limits.in_memory,
         if plan.allow_empty {
             "complete"
         } else {

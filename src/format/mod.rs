@@ -71,10 +71,6 @@ pub struct ReadFile {
     pub rows: Rows,
     /// Its size decompressed.
     pub content_bytes: u64,
-    /// Rows in the whole file.
-    pub row_count: u64,
-    /// Counter values in the whole file (nulls included).
-    pub counter_values: u64,
 }
 
 impl ReadFile {
@@ -82,8 +78,6 @@ impl ReadFile {
     fn whole(file_id: String, parsed: ParsedFile, content_bytes: u64) -> Self {
         Self {
             file_id,
-            row_count: parsed.rows() as u64,
-            counter_values: parsed.counter_values,
             rows: Rows::Whole(parsed),
             content_bytes,
         }
@@ -106,15 +100,21 @@ pub struct PartLimits {
     pub in_memory: usize,
     /// Counter values (at least) in one part of a larger file.
     pub part_values: u64,
+    /// Whether a larger file is parsed once through before its first part is handed
+    /// over, so that a broken file's rows never reach a sink; without, parts go out
+    /// as they are parsed, in one pass (see [`parts`]).
+    pub check_first: bool,
 }
 
 impl Default for PartLimits {
     /// Files up to 64 MiB are read whole; larger ones in parts of 1 Mi values (about
-    /// 8 MiB of values and the rows around them), so memory does not grow with them.
+    /// 8 MiB of values and the rows around them), so memory does not grow with them,
+    /// checked first.
     fn default() -> Self {
         Self {
             in_memory: 64 << 20,
             part_values: 1 << 20,
+            check_first: true,
         }
     }
 }
@@ -310,7 +310,9 @@ impl FormatChoice {
         let PartLimits {
             in_memory,
             part_values,
+            check_first,
         } = limits;
+        let parts = (part_values, check_first);
         let named = |e: &dyn std::fmt::Display| format!("{}: {e}", ctx.file_name);
         if !decompress::is_gzip(bytes) {
             if bytes.len() as u64 > max {
@@ -318,7 +320,7 @@ impl FormatChoice {
             }
             let format = self.format_of(bytes, &ctx.file_name);
             if bytes.len() > in_memory {
-                return parts::read_large(format, bytes, ctx, max, part_values);
+                return parts::read_large(format, bytes, ctx, max, parts);
             }
             let file_id = file_id(bytes);
             let id = || file_id.clone();
@@ -341,7 +343,7 @@ impl FormatChoice {
         let format = self.format_of(&head, &ctx.file_name);
         if head.len() > in_memory {
             drop(head);
-            return parts::read_large(format, bytes, ctx, max, part_values);
+            return parts::read_large(format, bytes, ctx, max, parts);
         }
         let file_id = id_of(&inflated.borrow().hasher);
         let id = || file_id.clone();
@@ -369,6 +371,8 @@ pub fn id_of(hasher: &blake3::Hasher) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use super::parts::Part;
 
     use super::*;
 
@@ -426,22 +430,43 @@ mod tests {
         encoder.finish().unwrap()
     }
 
-    /// Every part of a file read, in order (one when it was read whole).
-    fn parts_of(read: ReadFile) -> Vec<ParsedFile> {
-        match read.rows {
-            Rows::Whole(parsed) => vec![parsed],
-            Rows::Parts(mut stream) => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
-                    let mut parts = Vec::new();
-                    while let Some(part) = stream.next().await {
-                        parts.push(part.unwrap());
+    /// Every part of a file read, in order (one when it was read whole; the whole
+    /// file alone when its stream ends with it), or the stream's error.
+    fn parts_or_error(read: ReadFile) -> Result<Vec<ParsedFile>, String> {
+        let mut stream = match read.rows {
+            Rows::Whole(parsed) => return Ok(vec![parsed]),
+            Rows::Parts(stream) => stream,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut parts = Vec::new();
+            while let Some(part) = stream.next().await {
+                match part? {
+                    Part::Next(part) => parts.push(part),
+                    Part::Whole(whole) => {
+                        assert!(!parts.is_empty(), "the whole comes after parts");
+                        assert!(stream.next().await.is_none(), "nothing after the whole");
+                        return Ok(vec![whole]);
                     }
-                    parts
-                })
+                }
             }
+            Ok(parts)
+        })
+    }
+
+    /// [`parts_or_error`] of a file that reads without error.
+    fn parts_of(read: ReadFile) -> Vec<ParsedFile> {
+        parts_or_error(read).unwrap()
+    }
+
+    /// Limits that make a file past `in_memory` bytes large, checked first or not.
+    fn limits(in_memory: usize, part_values: u64, check_first: bool) -> PartLimits {
+        PartLimits {
+            in_memory,
+            part_values,
+            check_first,
         }
     }
 
@@ -486,33 +511,27 @@ mod tests {
         );
         let (ctx, auto) = (ctx("a.xml"), FormatChoice::default());
         let whole = auto.read(&xml, &ctx, 1 << 20).unwrap();
-        let (file_id, values) = (whole.file_id.clone(), whole.counter_values);
+        let file_id = whole.file_id.clone();
         let whole = parts_of(whole);
+        let values = whole[0].counter_values;
         assert_eq!(values, 360);
-        // Past 1,000 bytes a file is large: parts of at least 50 values.
+        // Past 1,000 bytes a file is large: parts of at least 50 values, checked
+        // first or not.
         for content in [xml.clone(), Bytes::from(gzip(&xml))] {
-            let read = auto
-                .read_with(
-                    &content,
-                    &ctx,
-                    1 << 20,
-                    PartLimits {
-                        in_memory: 1000,
-                        part_values: 50,
-                    },
-                )
-                .unwrap();
-            assert!(matches!(read.rows, Rows::Parts(_)));
-            assert_eq!(
-                (read.file_id.as_str(), read.counter_values),
-                (file_id.as_str(), values)
-            );
-            let parts = parts_of(read);
-            let (last, full) = parts.split_last().unwrap();
-            assert!(full.len() >= 4 && full.iter().all(|p| p.counter_values >= 50));
-            assert!(last.counter_values > 0);
-            assert_eq!(parts.iter().map(|p| p.counter_values).sum::<u64>(), values);
-            assert_eq!(rows_of(&parts), rows_of(&whole));
+            for check_first in [true, false] {
+                let read = auto
+                    .read_with(&content, &ctx, 1 << 20, limits(1000, 50, check_first))
+                    .unwrap();
+                assert!(matches!(read.rows, Rows::Parts(_)));
+                assert_eq!(read.file_id, file_id);
+                assert_eq!(read.content_bytes, xml.len() as u64);
+                let parts = parts_of(read);
+                let (last, full) = parts.split_last().unwrap();
+                assert!(full.len() >= 4 && full.iter().all(|p| p.counter_values >= 50));
+                assert!(last.counter_values > 0);
+                assert_eq!(parts.iter().map(|p| p.counter_values).sum::<u64>(), values);
+                assert_eq!(rows_of(&parts), rows_of(&whole));
+            }
         }
     }
 
@@ -540,26 +559,70 @@ mod tests {
             ))
         };
         let (ctx, auto) = (ctx("b.xml"), FormatChoice::default());
-        const ONE_ROW_EACH: PartLimits = PartLimits {
-            in_memory: 10,
-            part_values: 1,
-        };
-        // Cell=1 again: its counters merge into one row, so the file is read whole.
-        let read = auto
-            .read_with(&file("Cell=1"), &ctx, 1 << 20, ONE_ROW_EACH)
-            .unwrap();
-        assert!(matches!(read.rows, Rows::Whole(_)));
-        let rows = &rows_of(&parts_of(read))["cell"];
-        assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0]["a"].as_str(), rows[0]["b"].as_str()), ("1", "3"));
-        // A new object: three parts of one row each.
-        let read = auto
-            .read_with(&file("Cell=3"), &ctx, 1 << 20, ONE_ROW_EACH)
-            .unwrap();
-        assert_eq!(read.row_count, 3);
-        let parts = parts_of(read);
-        assert_eq!(parts.len(), 3);
-        assert_eq!(rows_of(&parts)["cell"].len(), 3);
+        for check_first in [true, false] {
+            let one_row_each = limits(10, 1, check_first);
+            // Cell=1 again: its counters merge into one row, so the file is read whole:
+            // checked first, before any part; otherwise after its parts, voiding them.
+            let read = auto
+                .read_with(&file("Cell=1"), &ctx, 1 << 20, one_row_each)
+                .unwrap();
+            assert_eq!(matches!(read.rows, Rows::Whole(_)), check_first);
+            let rows = &rows_of(&parts_of(read))["cell"];
+            assert_eq!(rows.len(), 2);
+            assert_eq!((rows[0]["a"].as_str(), rows[0]["b"].as_str()), ("1", "3"));
+            // A new object: three parts of one row each.
+            let read = auto
+                .read_with(&file("Cell=3"), &ctx, 1 << 20, one_row_each)
+                .unwrap();
+            let parts = parts_of(read);
+            assert_eq!(
+                parts.iter().map(ParsedFile::rows).collect::<Vec<_>>(),
+                [1, 1, 1]
+            );
+            assert_eq!(rows_of(&parts)["cell"].len(), 3);
+        }
+    }
+
+    #[test]
+    fn a_broken_large_file_fails_before_its_parts_when_checked_first_and_after_some_when_not() {
+        let xml = Bytes::from(
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
+            ))
+            .unwrap(),
+        );
+        let (ctx, auto) = (ctx("a.xml"), FormatChoice::default());
+        let cut = xml.slice(..xml.len() - 300);
+        let in_memory = auto.read(&cut, &ctx, 1 << 20).unwrap_err();
+        assert!(in_memory.starts_with("a.xml, line "), "{in_memory}");
+        for content in [cut.clone(), Bytes::from(gzip(&cut))] {
+            let checked = auto.read_with(&content, &ctx, 1 << 20, limits(1000, 50, true));
+            assert_eq!(checked.unwrap_err(), in_memory);
+            let unchecked = auto
+                .read_with(&content, &ctx, 1 << 20, limits(1000, 50, false))
+                .unwrap();
+            let mut stream = match unchecked.rows {
+                Rows::Parts(stream) => stream,
+                Rows::Whole(_) => panic!("a large file is read in parts"),
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let (parts, error) = runtime.block_on(async {
+                let mut parts = 0;
+                loop {
+                    match stream.next().await {
+                        Some(Ok(Part::Next(_))) => parts += 1,
+                        Some(Err(error)) => break (parts, error),
+                        other => panic!("the stream ends with the error: {other:?}"),
+                    }
+                }
+            });
+            assert!(parts >= 4, "{parts} parts before the error");
+            assert_eq!(error, in_memory);
+            assert!(runtime.block_on(stream.next()).is_none());
+        }
     }
 
     #[test]
@@ -577,24 +640,9 @@ mod tests {
         assert_eq!(zipped.file_id, plain.file_id);
         assert_eq!(zipped.file_id, file_id(&xml));
         assert_eq!(zipped.content_bytes, xml.len() as u64);
-        assert_eq!(zipped.counter_values, plain.counter_values);
-        assert_eq!(rows_of(&parts_of(zipped)), rows_of(&parts_of(plain)));
-        // A broken file names the same line streamed as in memory.
-        let cut = xml.slice(..xml.len() - 300);
-        let in_memory = auto.read(&cut, &ctx, 1 << 20).unwrap_err();
-        let streamed = auto
-            .read_with(
-                &Bytes::from(gzip(&cut)),
-                &ctx,
-                1 << 20,
-                PartLimits {
-                    in_memory: 1000,
-                    part_values: 200,
-                },
-            )
-            .unwrap_err();
-        assert!(in_memory.starts_with("a.xml, line "), "{in_memory}");
-        assert_eq!(streamed, in_memory);
+        let (zipped, plain) = (parts_of(zipped), parts_of(plain));
+        assert_eq!(zipped[0].counter_values, plain[0].counter_values);
+        assert_eq!(rows_of(&zipped), rows_of(&plain));
 
         let read = |bytes: Vec<u8>, max| auto.read(&Bytes::from(bytes), &ctx, max);
         let err = read(gzip(&xml), 1000).unwrap_err();

@@ -114,6 +114,14 @@ impl Delivery {
             .collect()
     }
 
+    /// Tells every sink that the parts of file `file_id` delivered so far will not be
+    /// completed (see [`Sink::drop_parts`]).
+    pub fn drop_parts(&self, file_id: &str) {
+        for slot in &self.sinks {
+            slot.sink.drop_parts(file_id);
+        }
+    }
+
     /// Tells every sink that `files` more files are on their way to it (negative:
     /// files announced that will not come).
     pub fn announce(&self, files: isize) {

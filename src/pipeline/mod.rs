@@ -34,7 +34,7 @@ use tracing::{debug, warn};
 
 use crate::archive::{Archive, ArchiveError};
 use crate::config::{ConfigError, SourceSpec, SystemPlan, Workers};
-use crate::format::parts::PartStream;
+use crate::format::parts::{Part, PartStream};
 use crate::format::{FormatChoice, ParsedFile, PartLimits, Rows};
 use crate::plan::Rule;
 use crate::sink::{PlannedFile, Sink};
@@ -44,7 +44,7 @@ use crate::telemetry;
 
 pub use delivery::{Delivery, build_sinks, derived_rows};
 use held::HeldFiles;
-use read::{FETCH_AHEAD, Fetched, FileReader, ParseFailure};
+use read::{FETCH_AHEAD, Fetched, FileReader, ParseFailure, no_measurements};
 pub use stats::{CycleStats, FileOutcome, FileReport};
 use tracker::{Settlement, settle};
 
@@ -96,7 +96,7 @@ struct Planned {
 /// known to be the last or not before it is written (a sink that stores a file in
 /// one transaction commits with its last part).
 struct PartsAhead {
-    next: ParsedFile,
+    next: Part,
     stream: PartStream,
 }
 
@@ -125,7 +125,8 @@ pub struct Parts {
     pub max_file_bytes: u64,
     /// Whether a file without any measurement completes instead of being quarantined.
     pub allow_empty: bool,
-    /// Which files are read in parts, and how large the parts are.
+    /// Which files are read in parts, and how large the parts are (whether they are
+    /// checked first is the sinks' business: [`Sink::stages_parts`]).
     pub part_limits: PartLimits,
     /// The sinks, each with whether the plan requires it.
     pub sinks: Vec<(Arc<dyn Sink>, bool)>,
@@ -190,7 +191,7 @@ impl Pipeline {
             format: plan.format.clone(),
             max_file_bytes: plan.max_file_bytes,
             allow_empty: plan.allow_empty,
-            part_limits: PartLimits::default(),
+            part_limits: plan.part_limits,
             sinks,
             schemas,
             rules: plan.rules.clone(),
@@ -201,6 +202,13 @@ impl Pipeline {
     /// A pipeline of parts made elsewhere: [`Pipeline::build`]'s, or a test's
     /// in-memory sources and sinks.
     pub fn new(parts: Parts) -> Self {
+        // Parts may go out unchecked only when every sink keeps them invisible until
+        // the file's last part.
+        let every_sink_stages = parts.sinks.iter().all(|(sink, _)| sink.stages_parts());
+        let part_limits = PartLimits {
+            check_first: !every_sink_stages,
+            ..parts.part_limits
+        };
         let delivery = Delivery::new(
             parts.system.clone(),
             parts.sinks,
@@ -215,7 +223,7 @@ impl Pipeline {
                 format: parts.format,
                 max_file_bytes: parts.max_file_bytes,
                 allow_empty: parts.allow_empty,
-                part_limits: parts.part_limits,
+                part_limits,
                 parsing: Semaphore::new(parts.workers.parse),
             }),
             settle: parts.settle,
@@ -436,45 +444,58 @@ impl Pipeline {
             Err(ParseFailure::Fetch(error)) => return Err(held(report, &file, error.to_string())),
             Err(ParseFailure::Interrupted(reason)) => return Err(held(report, &file, reason)),
             Err(ParseFailure::Invalid(reason)) => {
-                warn!(file = file.name, reason, "quarantining file");
-                report.outcome = self
-                    .finish(&file, &Completion::Failed(reason.clone()))
-                    .await;
-                report.reason = Some(reason);
-                return Err(report);
+                return Err(self.quarantine(report, &file, reason).await);
             }
         };
-        let (parsed, more) = match rows {
-            Rows::Whole(parsed) => (parsed, None),
-            Rows::Parts(mut parts) => {
-                let first = match parts.next().await {
-                    Some(Ok(first)) => first,
-                    failed => {
-                        let error = failed.and_then(Result::err);
-                        return Err(self.parts_failed(report, &file, error));
+        let (first, more) = match rows {
+            Rows::Whole(parsed) => (Part::Whole(parsed), None),
+            Rows::Parts(mut parts) => match parts.next().await {
+                Some(Ok(Part::Next(first))) => match PartsAhead::after(parts).await {
+                    Ok(more) => (Part::Next(first), more),
+                    Err(error) => {
+                        return Err(self.parts_failed(report, &file, &file_id, error).await);
                     }
-                };
-                match PartsAhead::after(parts).await {
-                    Ok(more) => (first, more),
-                    Err(error) => return Err(self.parts_failed(report, &file, error)),
+                },
+                Some(Ok(whole)) => (whole, None),
+                failed => {
+                    let error = failed.and_then(Result::err);
+                    return Err(self.parts_failed(report, &file, &file_id, error).await);
                 }
-            }
+            },
         };
-        let started = Instant::now();
-        let last_part = more.is_none();
-        let (planned, warnings) = self
-            .delivery
-            .plan(&file.name, file_id, 0, last_part, parsed)
+        let (Part::Next(parsed) | Part::Whole(parsed)) = first;
+        let planned = self
+            .plan_part(&file, &file_id, (0, more.is_none()), parsed, &mut report)
             .await;
-        report.plan = started.elapsed();
-        report.warnings = warnings;
-        report.derived_rows = derived_rows(&planned);
         Ok(Planned {
             file,
             report,
             planned,
             more,
         })
+    }
+
+    /// Plans part `part` of a file (part 0 and last of a file delivered whole),
+    /// counting its rows, time and warnings into `report`.
+    async fn plan_part(
+        &self,
+        file: &SourceFile,
+        file_id: &str,
+        (part, last_part): (u32, bool),
+        parsed: ParsedFile,
+        report: &mut FileReport,
+    ) -> PlannedFile {
+        let started = Instant::now();
+        report.rows += parsed.rows() as u64;
+        report.counter_values += parsed.counter_values;
+        let (planned, warnings) = self
+            .delivery
+            .plan(&file.name, file_id.to_string(), part, last_part, parsed)
+            .await;
+        report.plan += started.elapsed();
+        report.warnings += warnings;
+        report.derived_rows += derived_rows(&planned);
+        planned
     }
 
     /// Writes a planned file to every sink — a large file part after part, until a
@@ -484,37 +505,52 @@ impl Pipeline {
             file,
             mut report,
             planned,
-            more,
+            mut more,
         } = planned;
         let started = Instant::now();
         let mut answers = self.delivery.write(&planned).await;
-        let mut more = more;
-        let mut part = planned.part;
+        let (file_id, mut part) = (planned.file_id.clone(), planned.part);
+        drop(planned);
         while let Some(PartsAhead { next, stream }) = more {
             if answers.iter().any(|a| a.required && a.result.is_err()) {
                 break;
             }
-            more = match PartsAhead::after(stream).await {
-                Ok(more) => more,
-                Err(error) => return self.parts_failed(report, &file, error),
+            let (parsed, restart) = match next {
+                Part::Next(parsed) => (parsed, false),
+                Part::Whole(parsed) => (parsed, true),
             };
-            part += 1;
-            let planning = Instant::now();
-            let file_id = planned.file_id.clone();
-            let (planned, warnings) = self
-                .delivery
-                .plan(&file.name, file_id, part, more.is_none(), next)
+            more = match restart {
+                true => None,
+                false => match PartsAhead::after(stream).await {
+                    Ok(more) => more,
+                    Err(error) => return self.parts_failed(report, &file, &file_id, error).await,
+                },
+            };
+            part = match restart {
+                // The whole file replaces the parts delivered before.
+                true => {
+                    (report.rows, report.counter_values, report.derived_rows) = (0, 0, 0);
+                    0
+                }
+                false => part + 1,
+            };
+            let planned = self
+                .plan_part(&file, &file_id, (part, more.is_none()), parsed, &mut report)
                 .await;
-            report.plan += planning.elapsed();
-            report.warnings += warnings;
-            report.derived_rows += derived_rows(&planned);
-            for (answer, next) in answers.iter_mut().zip(self.delivery.write(&planned).await) {
-                if answer.result.is_ok() {
+            let written = self.delivery.write(&planned).await;
+            for (answer, next) in answers.iter_mut().zip(written) {
+                if restart || answer.result.is_ok() {
                     *answer = next;
                 }
             }
         }
         report.sink = started.elapsed();
+        // Only a file read in parts gets here without rows it should have.
+        if report.rows == 0 && !self.reader.allow_empty {
+            return self
+                .quarantine(report, &file, no_measurements(&file.name))
+                .await;
+        }
         match settle(answers) {
             Settlement::Complete { optional_failures } => {
                 for failure in &optional_failures {
@@ -522,6 +558,7 @@ impl Pipeline {
                 }
                 report.warnings += optional_failures.len() as u64;
                 report.outcome = self.finish(&file, &Completion::Done).await;
+                report
             }
             Settlement::Hold { reasons } => {
                 for reason in &reasons {
@@ -532,32 +569,43 @@ impl Pipeline {
                 }
                 report.outcome = FileOutcome::Held;
                 report.reason = Some(reasons.join("; "));
+                report
             }
-            Settlement::Reject { reason } => {
-                warn!(
-                    file = file.name,
-                    reason, "quarantining file a required sink refused"
-                );
-                report.outcome = self
-                    .finish(&file, &Completion::Failed(reason.clone()))
-                    .await;
-                report.reason = Some(reason);
-            }
+            Settlement::Reject { reason } => self.quarantine(report, &file, reason).await,
         }
-        report
     }
 
-    /// A large file whose second reading failed after its first succeeded (the
-    /// content is the same, so only the machine can be at fault): it stays for the
-    /// next cycle, which delivers it again from its first part.
-    fn parts_failed(
+    /// A large file whose parts could not all be read. Checked first, its content
+    /// was read through before, so only the machine can be at fault: it stays for
+    /// the next cycle, which delivers it again from its first part. Unchecked, the
+    /// file itself is broken: the sinks forget the parts they staged, and the file is
+    /// quarantined.
+    async fn parts_failed(
         &self,
         report: FileReport,
         file: &SourceFile,
+        file_id: &str,
         error: Option<String>,
     ) -> FileReport {
-        let error = error.unwrap_or_else(|| "the parts ended early".to_string());
-        held(report, file, format!("reading parts failed: {error}"))
+        let error = error.unwrap_or_else(|| format!("{}: the parts ended early", file.name));
+        if self.reader.part_limits.check_first {
+            return held(report, file, format!("reading parts failed: {error}"));
+        }
+        self.delivery.drop_parts(file_id);
+        self.quarantine(report, file, error).await
+    }
+
+    /// Moves a file to `Failed/` for `reason` (or holds it when it cannot be moved).
+    async fn quarantine(
+        &self,
+        mut report: FileReport,
+        file: &SourceFile,
+        reason: String,
+    ) -> FileReport {
+        warn!(file = file.name, reason, "quarantining file");
+        report.outcome = self.finish(file, &Completion::Failed(reason.clone())).await;
+        report.reason = Some(reason);
+        report
     }
 
     /// Completes a file; how it ended (held when it could not be moved).

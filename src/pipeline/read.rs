@@ -70,7 +70,18 @@ pub(super) struct FileReader {
     pub parsing: Semaphore,
 }
 
+/// Why a file without any measurement is quarantined.
+pub(super) fn no_measurements(file_name: &str) -> String {
+    format!("{file_name}: no measurements")
+}
+
 impl FileReader {
+    /// Whether a file read whole has no measurement and that is not allowed (a file
+    /// read in parts is counted as its parts are delivered).
+    pub fn is_empty(&self, rows: &Rows) -> bool {
+        matches!(rows, Rows::Whole(parsed) if parsed.rows() == 0) && !self.allow_empty
+    }
+
     /// Fetches and parses `file` on a task of its own.
     pub async fn read(self: &Arc<Self>, file: SourceFile) -> Fetched {
         let kept = file.clone();
@@ -146,14 +157,12 @@ impl FileReader {
                 .map_err(|e| e.to_string())
         };
         let result = match parsed {
-            Ok(Ok((read, _))) if read.row_count == 0 && !self.allow_empty => Err(
-                ParseFailure::Invalid(format!("{}: no measurements", file.name)),
-            ),
+            Ok(Ok((read, _))) if self.is_empty(&read.rows) => {
+                Err(ParseFailure::Invalid(no_measurements(&file.name)))
+            }
             Ok(Ok((read, elapsed))) => {
                 report.parse = elapsed;
                 report.content_bytes = read.content_bytes;
-                report.rows = read.row_count;
-                report.counter_values = read.counter_values;
                 Ok((read.file_id, read.rows))
             }
             Ok(Err(reason)) => Err(ParseFailure::Invalid(reason)),

@@ -115,8 +115,8 @@ async fn one_file(
 
 /// A file of three rows read in parts of one row each, into a required archive that
 /// stores everything and a required database answering with `behaviour`: the
-/// journal, and the file's reason if quarantined.
-async fn three_parts(behaviour: Behaviour) -> (Vec<String>, Option<String>) {
+/// journal, the rows of the parts read, and the file's reason if quarantined.
+async fn three_parts(behaviour: Behaviour) -> (Vec<String>, u64, Option<String>) {
     let journal = Arc::new(Journal::default());
     let file = ("big.xml".to_string(), pm_file("ne", 3));
     let source = Arc::new(MemorySource::new(vec![file], journal.clone()));
@@ -127,10 +127,10 @@ async fn three_parts(behaviour: Behaviour) -> (Vec<String>, Option<String>) {
     let one_row_each = PartLimits {
         in_memory: 10,
         part_values: 1,
+        ..PartLimits::default()
     };
     let pipeline = pipeline_of_parts(source.clone(), sinks, WORKERS, one_row_each);
     let stats = cycle(&pipeline).await;
-    assert_eq!(stats.totals.rows, 3);
     let mut events = journal.events();
     // The two sinks store a part at the same time, in either order.
     for pair in events.chunks_mut(2) {
@@ -138,12 +138,13 @@ async fn three_parts(behaviour: Behaviour) -> (Vec<String>, Option<String>) {
             pair.sort();
         }
     }
-    (events, source.reason("big.xml"))
+    (events, stats.totals.rows, source.reason("big.xml"))
 }
 
 #[tokio::test]
 async fn a_large_file_goes_part_by_part_and_completes_after_its_last_part() {
-    let (events, _) = three_parts(Behaviour::Store).await;
+    let (events, rows, _) = three_parts(Behaviour::Store).await;
+    assert_eq!(rows, 3);
     assert_eq!(
         events,
         [
@@ -157,7 +158,8 @@ async fn a_large_file_goes_part_by_part_and_completes_after_its_last_part() {
         ]
     );
     // A part refused for good: no later part is written, the file is quarantined.
-    let (events, reason) = three_parts(Behaviour::RejectPart(1)).await;
+    let (events, rows, reason) = three_parts(Behaviour::RejectPart(1)).await;
+    assert_eq!(rows, 2, "the third part is never delivered");
     assert_eq!(
         events,
         [
@@ -171,6 +173,115 @@ async fn a_large_file_goes_part_by_part_and_completes_after_its_last_part() {
     assert!(
         reason.starts_with("rejected by sink db: file big.xml"),
         "{reason}"
+    );
+}
+
+/// A file of three rows whose third row is cut off.
+fn broken_file() -> bytes::Bytes {
+    let whole = pm_file("ne", 3);
+    whole.slice(..whole.len() - 60)
+}
+
+/// A broken large file ([`broken_file`]) and one whose row key comes back in a
+/// later part, each read in parts of one row into `sinks`: the journal, the rows
+/// counted, and each file's reason if quarantined.
+async fn large_files_into(
+    sinks: Vec<(Arc<dyn Sink>, bool)>,
+    journal: Arc<Journal>,
+) -> (Vec<String>, u64, Vec<Option<String>>) {
+    let cell = |counter: &str, objects: &[u32]| {
+        let values: String = objects
+            .iter()
+            .map(|i| format!("<measValue measObjLdn=\"Cell={i}\"><r p=\"1\">{i}</r></measValue>"))
+            .collect();
+        format!(
+            "<measInfo measInfoId=\"Cells\"><granPeriod duration=\"PT900S\" \
+             endTime=\"2026-01-05T00:15:00Z\"/><measType p=\"1\">{counter}</measType>\
+             {values}</measInfo>"
+        )
+    };
+    let repeated = format!(
+        "<measCollecFile><measData><managedElement localDn=\"ne\"/>{}{}</measData>\
+         </measCollecFile>",
+        cell("pmFoo", &[1, 2]),
+        cell("pmBar", &[1]),
+    );
+    let files = vec![
+        ("broken.xml".to_string(), broken_file()),
+        ("repeated.xml".to_string(), bytes::Bytes::from(repeated)),
+    ];
+    let source = Arc::new(MemorySource::new(files, journal.clone()));
+    let one_row_each = PartLimits {
+        in_memory: 10,
+        part_values: 1,
+        ..PartLimits::default()
+    };
+    let one_at_a_time = Workers {
+        parse: 1,
+        deliver: 1,
+        queue: 1,
+    };
+    let pipeline = pipeline_of_parts(source.clone(), sinks, one_at_a_time, one_row_each);
+    let stats = cycle(&pipeline).await;
+    let reasons = ["broken.xml", "repeated.xml"].map(|name| source.reason(name));
+    (journal.events(), stats.totals.rows, reasons.to_vec())
+}
+
+#[tokio::test]
+async fn into_sinks_that_all_stage_parts_a_large_file_is_read_once_and_its_parts_go_out_unchecked()
+{
+    let journal = Arc::new(Journal::default());
+    let archive = MemorySink::new("archive", Behaviour::Store, Duration::ZERO, journal.clone());
+    let sinks: Vec<(Arc<dyn Sink>, bool)> = vec![(Arc::new(archive.staging_parts()), true)];
+    let (events, rows, reasons) = large_files_into(sinks, journal).await;
+    let broken_id = crate::format::file_id(&broken_file());
+    assert_eq!(
+        events,
+        [
+            // Its first row's part is staged before the cut is found; then it is
+            // forgotten and the file quarantined.
+            "stored archive broken.xml".to_string(),
+            format!("dropped archive {broken_id}"),
+            "failed broken.xml".into(),
+            // Cell=1 comes back in the third part: the whole file follows its parts.
+            "stored archive repeated.xml".into(),
+            "stored archive repeated.xml#1".into(),
+            "stored archive repeated.xml#2".into(),
+            "stored archive repeated.xml".into(),
+            "done repeated.xml".into(),
+        ]
+    );
+    // The broken file's first part, and the repeated file's two rows (its whole,
+    // not its parts' three).
+    assert_eq!(rows, 1 + 2);
+    let reason = reasons[0].clone().unwrap();
+    assert!(reason.starts_with("broken.xml, line 1: "), "{reason}");
+    assert_eq!(reasons[1], None);
+
+    // A sink that writes parts as they come: the file is checked first, so no part
+    // of the broken file reaches any sink, and the other is read whole at once.
+    let journal = Arc::new(Journal::default());
+    let archive = MemorySink::new("archive", Behaviour::Store, Duration::ZERO, journal.clone());
+    let sinks = vec![
+        (Arc::new(archive.staging_parts()) as Arc<dyn Sink>, true),
+        (sink("db", Behaviour::Store, &journal), true),
+    ];
+    let (events, rows, reasons) = large_files_into(sinks, journal).await;
+    assert_eq!(
+        events,
+        [
+            "failed broken.xml",
+            "stored archive repeated.xml",
+            "stored db repeated.xml",
+            "done repeated.xml",
+        ]
+    );
+    assert_eq!(rows, 2);
+    assert!(
+        reasons[0]
+            .clone()
+            .unwrap()
+            .starts_with("broken.xml, line 1: ")
     );
 }
 

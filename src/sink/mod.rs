@@ -206,6 +206,18 @@ pub trait Sink: Send + Sync {
     fn takes_rule_outputs(&self) -> bool {
         true
     }
+    /// Whether the sink keeps a large file's parts invisible until the file's last
+    /// part, and forgets them when the file comes again (whole, or from its first
+    /// part) or when told ([`Sink::drop_parts`]): parts may then reach it before the
+    /// whole file was checked, which saves a pass over the file (see
+    /// `format::parts`).
+    fn stages_parts(&self) -> bool {
+        false
+    }
+    /// The pipeline's notice that the parts of the file `file_id` delivered so far
+    /// will never be completed (the file turned out broken): a sink that stages
+    /// parts forgets them.
+    fn drop_parts(&self, _file_id: &str) {}
     /// The pipeline's notice that `files` more files are on their way to this sink
     /// (or, negative, that files announced will not come): a sink whose groups of
     /// files wait for those delivered together counts them; others ignore it.

@@ -139,10 +139,26 @@ impl Sink for ArchiveSink {
         false
     }
 
+    /// Yes: parts are written as data files that only their file's last part
+    /// commits.
+    fn stages_parts(&self) -> bool {
+        true
+    }
+
+    /// Forgets the staged data files; never committed, they are never read, and
+    /// `archive vacuum` removes them.
+    fn drop_parts(&self, file_id: &str) {
+        self.staged.lock().expect("staged lock").remove(file_id);
+    }
+
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
         let whole = file.part == 0 && file.last_part;
         let written = match whole {
-            true => self.write_whole(file).await,
+            true => {
+                // A file read in parts may come again whole: its parts are void.
+                self.drop_parts(&file.file_id);
+                self.write_whole(file).await
+            }
             false => self.write_part(file).await,
         };
         written.map_err(|failure| SinkError::new(self, file, failure.kind(), failure.to_string()))

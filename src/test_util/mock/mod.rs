@@ -10,7 +10,8 @@ pub use sink::{Behaviour, MemorySink};
 pub use source::{MemorySource, pm_file};
 
 /// What the mock parts did, in the order they did it: `stored <sink> <file>` (with
-/// `#<part>` for a large file's later parts), `done <file>`, `failed <file>`.
+/// `#<part>` for a large file's later parts), `dropped <sink> <file id>` (a staging
+/// sink told to forget a file's parts), `done <file>`, `failed <file>`.
 #[derive(Debug, Default)]
 pub struct Journal {
     events: Mutex<Vec<String>>,

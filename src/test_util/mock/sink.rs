@@ -31,6 +31,7 @@ pub struct MemorySink {
     delay: Duration,
     journal: Arc<Journal>,
     rule_outputs: bool,
+    stages_parts: bool,
 }
 
 impl MemorySink {
@@ -42,12 +43,20 @@ impl MemorySink {
             delay,
             journal,
             rule_outputs: true,
+            stages_parts: false,
         }
     }
 
     /// The same sink, storing measurement tables only (as the archive does).
     pub fn without_rule_outputs(mut self) -> Self {
         self.rule_outputs = false;
+        self
+    }
+
+    /// The same sink, staging a large file's parts until its last (as the archive
+    /// does): it journals `dropped <sink> <file id>` when told to forget them.
+    pub fn staging_parts(mut self) -> Self {
+        self.stages_parts = true;
         self
     }
 }
@@ -68,6 +77,15 @@ impl Sink for MemorySink {
 
     fn takes_rule_outputs(&self) -> bool {
         self.rule_outputs
+    }
+
+    fn stages_parts(&self) -> bool {
+        self.stages_parts
+    }
+
+    fn drop_parts(&self, file_id: &str) {
+        self.journal
+            .record(format!("dropped {} {file_id}", self.name));
     }
 
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError> {
