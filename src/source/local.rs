@@ -1,6 +1,7 @@
 //! A local directory as a source: the embedded default's inbox. Its path may have
 //! glob segments (`/data/pm/*/5ga`), see [`ScanPaths`].
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use super::{
     Completion, DONE_DIR, FAILED_DIR, NameFilter, REASON_SUFFIX, ScanPaths, Source, SourceError,
     SourceFile, changed_since_fetch, merge_listings,
 };
+
+/// Files up to this size are read on the task that fetches them.
+const READ_IN_PLACE_MAX: u64 = 1 << 20;
 
 /// Files directly inside a directory, or inside every directory matching a pattern
 /// (not their sub-directories).
@@ -89,17 +93,22 @@ async fn subdirectories(dir: String) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Moves `from` into `dir` under its own name, or `name.1`, `name.2`, … when a file of
-/// that name is already there, so neither file is lost.
+/// Moves `from` into `dir` (created when missing) under its own name, or `name.1`,
+/// `name.2`, … when a file of that name is already there, so neither file is lost.
 fn move_into(from: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
     let mut target = dir.join(name);
     let mut n = 0;
     while std::fs::exists(&target)? {
         n += 1;
         target = dir.join(format!("{name}.{n}"));
     }
-    std::fs::rename(from, &target)?;
+    match std::fs::rename(from, &target) {
+        Err(error) if error.kind() == ErrorKind::NotFound && !dir.exists() => {
+            std::fs::create_dir_all(dir)?;
+            std::fs::rename(from, &target)?;
+        }
+        moved => moved?,
+    }
     Ok(target)
 }
 
@@ -152,26 +161,26 @@ impl Source for LocalDirSource {
         merge_listings(&self.folders, listings).await
     }
 
+    /// A small file is read in place (a hop to the blocking pool and back costs more
+    /// than reading it), a larger one on the blocking pool.
     async fn fetch(&self, file: &SourceFile) -> Result<Bytes, SourceError> {
-        let bytes = tokio::fs::read(Path::new(&file.folder).join(&file.name))
-            .await
-            .map_err(|e| self.error("fetch", &file.name, e))?;
+        let path = Path::new(&file.folder).join(&file.name);
+        let bytes = match file.size <= READ_IN_PLACE_MAX {
+            true => std::fs::read(path),
+            false => tokio::fs::read(path).await,
+        };
+        let bytes = bytes.map_err(|e| self.error("fetch", &file.name, e))?;
         Ok(Bytes::from(bytes))
     }
 
-    /// In one blocking call: a hop to the blocking pool per step (check, create,
-    /// probe, rename) costs more than the steps.
+    /// In place: the few metadata calls of a move (check, probe, rename) cost less
+    /// than a hop to the blocking pool and back.
     async fn complete(
         &self,
         file: &SourceFile,
         completion: &Completion,
     ) -> Result<(), SourceError> {
-        let (folder, name, size) = (PathBuf::from(&file.folder), file.name.clone(), file.size);
-        let completion = completion.clone();
-        let completed =
-            tokio::task::spawn_blocking(move || complete_file(&folder, &name, size, &completion))
-                .await
-                .unwrap_or_else(|e| Err(e.into()));
-        completed.map_err(|e| self.error("complete", &file.name, e))
+        complete_file(Path::new(&file.folder), &file.name, file.size, completion)
+            .map_err(|e| self.error("complete", &file.name, e))
     }
 }
