@@ -633,7 +633,9 @@ impl ArchiveTable {
     }
 
     /// Writes the rows of `batch` (a part of a large source file) as data files
-    /// without committing them.
+    /// without committing them. The table is not held while they are written (the
+    /// parts of other files stage at the same time): the commit brings staged files
+    /// to the schema of the moment.
     pub async fn stage(&self, batch: &RecordBatch) -> Result<Vec<StagedFile>, ArchiveError> {
         let mut state = self.state.lock().await;
         self.refresh(&mut state).await?;
@@ -643,6 +645,7 @@ impl ArchiveTable {
         };
         let target = data_file::archive_schema(&merged);
         let store = self.store(&state)?;
+        drop(state);
         let ingested_at = chrono::Utc::now().timestamp_micros();
         let (rows, encode_target) = (batch.clone(), target.clone());
         let files = tokio::task::spawn_blocking(move || {
