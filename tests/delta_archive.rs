@@ -168,14 +168,7 @@ fn optimize_compacts_each_day_into_one_file_and_vacuum_removes_the_replaced_ones
     let expected: Vec<(u64, String)> = expected.map(|(v, o)| (v, o.to_string())).to_vec();
     assert_eq!(operations, expected, "{history}");
 
-    let vacuumed = pmflow_ok(&[
-        "archive",
-        "vacuum",
-        "--archive",
-        archive_arg,
-        "--retain",
-        "0s",
-    ]);
+    let vacuumed = vacuum_everything_unused(&archive);
     let after = files_on_disk(&archive, "5ga");
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
@@ -252,6 +245,27 @@ fn real_samples_ingested_together_keep_every_value_numeric() {
 }
 
 /// Commits in the logs of every table of `system` so far.
+/// `nodes` × `rops` 5ga files generated under `tmp` and staged into `<tmp>/inbox`: the
+/// inbox, the archive's path (`<tmp>/archive`) and the generated files, by name.
+fn generated_in_inbox(tmp: &Path, nodes: u32, rops: u32) -> (PathBuf, PathBuf, Vec<PathBuf>) {
+    let generated = tmp.join("generated");
+    generate(&generated, "5ga", nodes, rops);
+    let files: Vec<PathBuf> = names_in(&generated)
+        .iter()
+        .map(|n| generated.join(n))
+        .collect();
+    let inbox = tmp.join("inbox");
+    stage(&inbox, &files);
+    (inbox, tmp.join("archive"), files)
+}
+
+/// `pmflow archive vacuum --retain 0s`: every data file no version refers to removed;
+/// its output.
+fn vacuum_everything_unused(archive: &Path) -> String {
+    let archive = archive.to_str().unwrap();
+    pmflow_ok(&["archive", "vacuum", "--archive", archive, "--retain", "0s"])
+}
+
 fn commits(archive: &Path, system: &str) -> usize {
     adds_per_commit(archive, system).len()
 }
@@ -259,15 +273,11 @@ fn commits(archive: &Path, system: &str) -> usize {
 #[test]
 fn killed_during_commits_then_a_full_run_leaves_every_file_done_once_and_every_row_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let (inbox, archive, generated) = (
-        tmp.path().join("inbox"),
-        tmp.path().join("archive"),
-        tmp.path().join("generated"),
-    );
-    generate(&generated, "5ga", 20, 6);
-    let names = names_in(&generated);
-    let files: Vec<PathBuf> = names.iter().map(|n| generated.join(n)).collect();
-    stage(&inbox, &files);
+    let (inbox, archive, files) = generated_in_inbox(tmp.path(), 20, 6);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     // Groups of 8 files: many commits, each one a moment to be killed at.
     let url = format!("parquet://{}?files_at_once=8", archive.display());
     let args = [
@@ -340,17 +350,7 @@ fn file_with_a_key_coming_back(objects: u32) -> String {
 #[test]
 fn files_read_in_parts_land_whole_or_not_at_all() {
     let tmp = tempfile::tempdir().unwrap();
-    let (inbox, archive, generated) = (
-        tmp.path().join("inbox"),
-        tmp.path().join("archive"),
-        tmp.path().join("generated"),
-    );
-    generate(&generated, "5ga", 3, 1);
-    let files: Vec<PathBuf> = names_in(&generated)
-        .iter()
-        .map(|n| generated.join(n))
-        .collect();
-    stage(&inbox, &files);
+    let (inbox, archive, files) = generated_in_inbox(tmp.path(), 3, 1);
     // Past 6,400 bytes a file is read in parts of 100 values: each generated file
     // (~14 KB, 360 values) in four, into the archive alone, so parts go out unchecked.
     let plan = tmp.path().join("5ga.toml");
@@ -405,15 +405,7 @@ fn files_read_in_parts_land_whole_or_not_at_all() {
         on_disk.iter().map(|(k, n)| n - committed[k]).sum()
     };
     assert!(orphans(files_on_disk(&archive, "5ga")) > 0);
-    let archive_arg = archive.to_str().unwrap();
-    pmflow_ok(&[
-        "archive",
-        "vacuum",
-        "--archive",
-        archive_arg,
-        "--retain",
-        "0s",
-    ]);
+    vacuum_everything_unused(&archive);
     assert_eq!(orphans(files_on_disk(&archive, "5ga")), 0);
     assert_same_totals(&archive, &files);
 }

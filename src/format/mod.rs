@@ -493,6 +493,17 @@ mod tests {
         tables
     }
 
+    /// A generated gNodeB file of the repository's datasets (360 values).
+    fn gnb_sample() -> Bytes {
+        Bytes::from(
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
+            ))
+            .unwrap(),
+        )
+    }
+
     fn ctx(file_name: &str) -> FileContext {
         FileContext {
             system: "5ga".into(),
@@ -502,13 +513,7 @@ mod tests {
 
     #[test]
     fn a_large_file_is_read_in_parts_with_the_rows_of_the_whole() {
-        let xml = Bytes::from(
-            std::fs::read(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
-            ))
-            .unwrap(),
-        );
+        let xml = gnb_sample();
         let (ctx, auto) = (ctx("a.xml"), FormatChoice::default());
         let whole = auto.read(&xml, &ctx, 1 << 20).unwrap();
         let file_id = whole.file_id.clone();
@@ -585,13 +590,7 @@ mod tests {
 
     #[test]
     fn a_broken_large_file_fails_before_its_parts_when_checked_first_and_after_some_when_not() {
-        let xml = Bytes::from(
-            std::fs::read(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
-            ))
-            .unwrap(),
-        );
+        let xml = gnb_sample();
         let (ctx, auto) = (ctx("a.xml"), FormatChoice::default());
         let cut = xml.slice(..xml.len() - 300);
         let in_memory = auto.read(&cut, &ctx, 1 << 20).unwrap_err();
@@ -627,12 +626,7 @@ mod tests {
 
     #[test]
     fn a_gzip_file_reads_as_its_plain_content_does() {
-        let xml = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/datasets/5ga/A20260105.0000+0000-0015+0000_gNB0001.xml"
-        ))
-        .unwrap();
-        let xml = Bytes::from(xml);
+        let xml = gnb_sample();
         let ctx = ctx("a.xml");
         let auto = FormatChoice::default();
         let plain = auto.read(&xml, &ctx, 1 << 20).unwrap();
