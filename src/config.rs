@@ -27,6 +27,7 @@
 //! parse = 0                    # 0 = one per core
 //! deliver = 4                  # files delivered to sinks at once
 //! queue = 8                    # parsed files waiting for delivery
+//! memory_mb = 512              # what the files in flight may hold, estimated
 //! [[sink]]
 //! url = "parquet:///var/lib/pmflow/archive"
 //! required = true
@@ -214,6 +215,8 @@ pub struct WorkersSection {
     pub deliver: Option<usize>,
     /// Parsed files waiting for delivery (the memory bound between the stages).
     pub queue: Option<usize>,
+    /// What the files in flight may hold at once, estimated, in MiB.
+    pub memory_mb: Option<u64>,
 }
 
 impl PlanFile {
@@ -320,7 +323,13 @@ pub struct Workers {
     pub deliver: usize,
     /// Parsed files buffered between the two stages.
     pub queue: usize,
+    /// Bytes the files in flight may hold at once, estimated (see
+    /// `pipeline::memory`).
+    pub memory: u64,
 }
+
+/// Default of `workers.memory_mb`.
+pub const DEFAULT_MEMORY_MB: u64 = 512;
 
 /// A fully resolved, validated plan for one system.
 #[derive(Debug, Clone)]
@@ -540,6 +549,12 @@ impl SystemPlan {
             parse,
             deliver: file.workers.deliver.filter(|n| *n > 0).unwrap_or(4),
             queue: file.workers.queue.filter(|n| *n > 0).unwrap_or(2 * parse),
+            memory: file
+                .workers
+                .memory_mb
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_MEMORY_MB)
+                .saturating_mul(1 << 20),
         };
         Ok(Self {
             system,

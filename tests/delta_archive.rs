@@ -410,6 +410,52 @@ fn files_read_in_parts_land_whole_or_not_at_all() {
     assert_same_totals(&archive, &files);
 }
 
+#[test]
+fn files_waiting_for_the_memory_budget_do_not_hold_back_the_commit_of_those_in_flight() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, archive, files) = generated_in_inbox(tmp.path(), 50, 2);
+    // 1 MiB holds ~36 of these files (~14 KB, estimated at twice that): a group of
+    // 256 never fills, and the files waiting for memory are not on their way, so
+    // each group commits once the files in flight arrived — not after an hour.
+    let plan = tmp.path().join("5ga.toml");
+    let url = format!("parquet://{}?group_wait_ms=3600000", archive.display());
+    std::fs::write(
+        &plan,
+        format!("system = \"5ga\"\n[workers]\nmemory_mb = 1\n[[sink]]\nurl = {url:?}\n"),
+    )
+    .unwrap();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_pmflow"))
+        .args(["ingest", "--no-settle", "--plan"])
+        .arg(&plan)
+        .arg(&inbox)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed().as_secs() > 300 {
+            run.kill().unwrap();
+            panic!("ingest stalled: a commit waited for files that could not come");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert_eq!(names_in(&inbox.join("Done")).len(), 100);
+    let commits = adds_per_commit(&archive, "5ga");
+    let nrcellcu = commits
+        .keys()
+        .filter(|(t, _)| t == "table=nrcellcu")
+        .count();
+    assert!(
+        nrcellcu >= 3,
+        "groups bounded by memory: {nrcellcu} commits"
+    );
+    assert_same_totals(&archive, &files);
+}
+
 /// Hive files (`date=*/<16 hex digits>[-<part>].parquet`) anywhere under `dir`.
 fn hive_files(dir: &Path) -> usize {
     let mut count = 0;

@@ -122,6 +122,14 @@ impl Delivery {
         }
     }
 
+    /// Tells every sink that `files` more files (negative: fewer) wait for memory
+    /// (see [`Sink::hold_back`]).
+    pub fn hold_back(&self, files: isize) {
+        for slot in &self.sinks {
+            slot.sink.hold_back(files);
+        }
+    }
+
     /// Tells every sink that `files` more files are on their way to it (negative:
     /// files announced that will not come).
     pub fn announce(&self, files: isize) {

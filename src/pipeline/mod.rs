@@ -11,12 +11,14 @@
 //! ```
 //!
 //! Files in memory are bounded by the queue, the files being planned, and the most
-//! files any sink takes at once. The same stages run over a cluster's tasks
+//! files any sink takes at once, and by an estimate of the bytes they hold
+//! ([`memory`]: `workers.memory_mb`). The same stages run over a cluster's tasks
 //! ([`Pipeline::process`]).
 
 mod delivery;
 mod held;
 mod intake;
+mod memory;
 mod read;
 pub mod stats;
 pub mod tracker;
@@ -28,7 +30,7 @@ use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
 use futures::{Stream, StreamExt, stream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -44,6 +46,7 @@ use crate::telemetry;
 
 pub use delivery::{Delivery, build_sinks, derived_rows};
 use held::HeldFiles;
+use memory::MemoryBudget;
 use read::{FETCH_AHEAD, Fetched, FileReader, ParseFailure, no_measurements};
 pub use stats::{CycleStats, FileOutcome, FileReport};
 use tracker::{Settlement, settle};
@@ -90,6 +93,8 @@ struct Planned {
     report: FileReport,
     planned: PlannedFile,
     more: Option<PartsAhead>,
+    /// The file's share of the memory budget, given back once it is finished.
+    memory: OwnedSemaphorePermit,
 }
 
 /// A large file's parts still to deliver, read one ahead so that every part is
@@ -150,6 +155,8 @@ pub struct Pipeline {
     held: Mutex<HeldFiles>,
     /// The sinks, and the schemas and rules files are planned with.
     delivery: Delivery,
+    /// What the files in flight may hold.
+    memory: MemoryBudget,
     workers: Workers,
 }
 
@@ -230,6 +237,7 @@ impl Pipeline {
             observations: Mutex::default(),
             held: Mutex::default(),
             delivery,
+            memory: MemoryBudget::new(parts.workers.memory),
             workers: parts.workers,
         }
     }
@@ -328,10 +336,10 @@ impl Pipeline {
         stop: &CancellationToken,
         mut finished: impl FnMut(FileReport),
     ) -> Vec<SourceFile> {
-        let (tx, rx) = mpsc::channel::<Fetched>(self.workers.queue);
-        // A fetch starts only once its file has a place in the queue, so a started
-        // download is never left half-read (holding a source connection) while the
-        // queue is full.
+        let (tx, rx) = mpsc::channel::<(Fetched, OwnedSemaphorePermit)>(self.workers.queue);
+        // A fetch starts only once its file has a place in the queue and its share of
+        // the memory budget, so a started download is never left half-read (holding
+        // a source connection) while the queue is full.
         let parse_stage = files
             .map(move |file| {
                 let tx = tx.clone();
@@ -341,9 +349,12 @@ impl Pipeline {
                         () = stop.cancelled() => None,
                         slot = tx.reserve_owned() => slot.ok(),
                     };
-                    match slot {
-                        Some(slot) if !stop.is_cancelled() => {
-                            slot.send(self.reader.read(file).await);
+                    let Some(slot) = slot else {
+                        return Some(file);
+                    };
+                    match self.take_memory(&file, stop).await {
+                        Some(memory) if !stop.is_cancelled() => {
+                            slot.send((self.reader.read(file).await, memory));
                             None
                         }
                         _ => Some(file),
@@ -362,7 +373,7 @@ impl Pipeline {
             fetched
         });
         let deliver_stage = queued
-            .map(|fetched| self.plan_fetched(fetched))
+            .map(|(fetched, memory)| self.plan_fetched(fetched, memory))
             .buffer_unordered(self.workers.deliver)
             .map(|planned| async move {
                 match planned {
@@ -426,9 +437,34 @@ impl Pipeline {
         self.delivery.announce(files);
     }
 
+    /// `file`'s share of the memory budget, or `None` when `stop` came first. While
+    /// a file waits for it, the sinks write what they hold without waiting for more
+    /// (see [`memory`]).
+    async fn take_memory(
+        &self,
+        file: &SourceFile,
+        stop: &CancellationToken,
+    ) -> Option<OwnedSemaphorePermit> {
+        if let Some(memory) = self.memory.try_take(file) {
+            return Some(memory);
+        }
+        self.delivery.hold_back(1);
+        let memory = tokio::select! {
+            biased;
+            () = stop.cancelled() => None,
+            memory = self.memory.take(file) => Some(memory),
+        };
+        self.delivery.hold_back(-1);
+        memory
+    }
+
     /// Plans a parsed file; a file that failed to fetch or parse is finished here
     /// (held, or quarantined) and its report returned as the error.
-    async fn plan_fetched(&self, fetched: Fetched) -> Result<Planned, FileReport> {
+    async fn plan_fetched(
+        &self,
+        fetched: Fetched,
+        memory: OwnedSemaphorePermit,
+    ) -> Result<Planned, FileReport> {
         let Fetched {
             file,
             mut report,
@@ -472,6 +508,7 @@ impl Pipeline {
             report,
             planned,
             more,
+            memory,
         })
     }
 
@@ -506,6 +543,7 @@ impl Pipeline {
             mut report,
             planned,
             mut more,
+            memory: _memory,
         } = planned;
         let started = Instant::now();
         let mut answers = self.delivery.write(&planned).await;

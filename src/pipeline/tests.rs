@@ -72,6 +72,7 @@ const WORKERS: Workers = Workers {
     parse: 2,
     deliver: 2,
     queue: 2,
+    memory: 1 << 30,
 };
 
 fn sink(name: &str, behaviour: Behaviour, journal: &Arc<Journal>) -> Arc<dyn Sink> {
@@ -220,6 +221,7 @@ async fn large_files_into(
         parse: 1,
         deliver: 1,
         queue: 1,
+        ..WORKERS
     };
     let pipeline = pipeline_of_parts(source.clone(), sinks, one_at_a_time, one_row_each);
     let stats = cycle(&pipeline).await;
@@ -418,6 +420,48 @@ async fn a_slow_sink_bounds_the_files_in_memory() {
         "{most} files in memory at once, bound {bound}"
     );
     assert!(most >= 2, "the stages overlapped: {most}");
+}
+
+#[tokio::test]
+async fn the_memory_budget_bounds_the_files_in_flight_and_a_larger_file_runs_alone() {
+    // Files of ~300 bytes are estimated at 1 KiB each: a 2 KiB budget holds two.
+    let journal = Arc::new(Journal::default());
+    let mut inbox = files(10);
+    inbox.push(("large.xml".into(), pm_file("large", 100)));
+    let source = Arc::new(MemorySource::new(inbox, journal.clone()));
+    let slow = MemorySink::new("db", Behaviour::Store, Duration::from_millis(5), journal);
+    let workers = Workers {
+        memory: 2048,
+        ..WORKERS
+    };
+    let stats = cycle(&pipeline(
+        source.clone(),
+        vec![(Arc::new(slow), true)],
+        workers,
+    ))
+    .await;
+    assert_eq!(stats.done, 11);
+    assert_eq!(source.most_in_memory(), 2);
+
+    let journal = Arc::new(Journal::default());
+    let source = Arc::new(MemorySource::new(
+        vec![("large.xml".into(), pm_file("large", 100))],
+        journal.clone(),
+    ));
+    let workers = Workers {
+        memory: 1024,
+        ..WORKERS
+    };
+    let stats = cycle(&pipeline(
+        source,
+        vec![(sink("db", Behaviour::Store, &journal), true)],
+        workers,
+    ))
+    .await;
+    assert_eq!(
+        stats.done, 1,
+        "a file above the whole budget takes all of it"
+    );
 }
 
 #[test]

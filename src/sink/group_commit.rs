@@ -12,7 +12,10 @@
 //! sink writes a file at once. A sink that wants the files delivered together in one
 //! write (the archive: one commit per cycle) also has groups wait for the files the
 //! pipeline announced ([`Sink::announce`](super::Sink::announce)) until none is on its
-//! way, a group's worth of files wait, or a time limit passed. Such a sink takes twice
+//! way, a group's worth of files wait, or a time limit passed — and not at all while
+//! the pipeline holds files back for want of memory
+//! ([`Sink::hold_back`](super::Sink::hold_back)): nothing more can come until the
+//! files in the sink are written. Such a sink takes twice
 //! a group's worth of files at once ([`GroupCommit::files_at_once`]), so that the next
 //! group fills while one is written instead of the pipeline stalling on each write.
 //! Every file still learns the outcome of the write that carried its
@@ -65,6 +68,9 @@ struct Shared {
     on_the_way: usize,
     /// Files submitted and not yet told their outcome.
     in_sink: usize,
+    /// Files the pipeline holds back until memory is free (see
+    /// [`GroupCommit::hold_back`]).
+    held_back: usize,
 }
 
 /// Groups the writes of each key (a table, or a table and a day).
@@ -110,6 +116,15 @@ impl GroupCommit {
     pub fn announce(&self, files: isize) {
         let mut shared = self.shared.lock().expect("group lock");
         shared.on_the_way = shared.on_the_way.saturating_add_signed(files);
+        drop(shared);
+        self.changed.notify_waiters();
+    }
+
+    /// `files` more files (negative: fewer) wait for memory that files in the sinks
+    /// hold: while any does, groups close without waiting for files on their way.
+    pub fn hold_back(&self, files: isize) {
+        let mut shared = self.shared.lock().expect("group lock");
+        shared.held_back = shared.held_back.saturating_add_signed(files);
         drop(shared);
         self.changed.notify_waiters();
     }
@@ -186,7 +201,7 @@ impl GroupCommit {
 
     /// Waits until the group of `key` may close: no announced file is on its way,
     /// a group's worth of files wait, the sink is full, the group has `max_rows`
-    /// rows, or `max_wait` passed.
+    /// rows, files are held back for memory, or `max_wait` passed.
     async fn wait_for_group(&self, key: &str, max_rows: usize) {
         let deadline = Instant::now() + self.max_wait;
         loop {
@@ -202,6 +217,7 @@ impl GroupCommit {
                     || files >= self.group_files
                     || sink_full
                     || rows >= max_rows
+                    || shared.held_back > 0
                 {
                     return;
                 }
@@ -324,6 +340,21 @@ mod tests {
         // Two files are a group although two more are on their way; those two
         // arrive while the first group is written and go in together.
         assert_eq!(*inserts.lock().unwrap(), [vec![1, 2], vec![3, 4]]);
+    }
+
+    #[tokio::test]
+    async fn a_group_waiting_for_files_on_their_way_closes_while_files_are_held_back() {
+        // A minute's wait for ten announced files, but one is held back for memory:
+        // the file in the sink is written at once.
+        let groups = GroupCommit::waiting_for_files(100, Duration::from_secs(60));
+        groups.announce(10);
+        groups.hold_back(1);
+        let written = tokio::time::timeout(
+            Duration::from_secs(30),
+            groups.submit("t", batch(&[1]), 100, |_| async { Ok(()) }),
+        )
+        .await;
+        assert!(matches!(written, Ok(Ok(()))), "the group did not wait");
     }
 
     #[tokio::test]

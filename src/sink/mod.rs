@@ -222,6 +222,11 @@ pub trait Sink: Send + Sync {
     /// (or, negative, that files announced will not come): a sink whose groups of
     /// files wait for those delivered together counts them; others ignore it.
     fn announce(&self, _files: isize) {}
+    /// The pipeline's notice that `files` more files (negative: fewer) wait for
+    /// memory that files in the sinks hold: a sink whose groups wait for files on
+    /// their way writes them without waiting while any does, since nothing more
+    /// can come until they are written.
+    fn hold_back(&self, _files: isize) {}
     /// Stores every row of the file; `Ok` is the acknowledgement.
     async fn write(&self, file: &PlannedFile) -> Result<(), SinkError>;
 }

@@ -128,6 +128,10 @@ impl Sink for ArchiveSink {
         self.groups.announce(files);
     }
 
+    fn hold_back(&self, files: isize) {
+        self.groups.hold_back(files);
+    }
+
     /// Many: files written together share commits; twice a commit's worth, so
     /// that the next commit's files arrive while one is written.
     fn files_at_once(&self) -> Option<usize> {
