@@ -60,8 +60,11 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
     }
     let w = plan.workers;
     println!(
-        "workers: parse {} · deliver {} · queue {}",
-        w.parse, w.deliver, w.queue
+        "workers: parse {} · deliver {} · queue {} · memory {} MiB",
+        w.parse,
+        w.deliver,
+        w.queue,
+        w.memory >> 20
     );
     match &plan.rules_dir {
         Some(dir) => println!("rules:   {} ({} rule(s))", dir.display(), plan.rules.len()),
