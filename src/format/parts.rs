@@ -63,23 +63,17 @@ pub fn read_large(
     max: u64,
     (values, check_first): (u64, bool),
 ) -> Result<ReadFile, String> {
-    let (file_id, content_bytes) = match check_first {
-        true => {
-            let checked = check(&*format, bytes, ctx, max, values)?;
-            let Some(checked) = checked else {
-                let (parsed, file_id, content_bytes) =
-                    parse_streamed(bytes, ctx, max, |content, id| {
-                        format.parse(content, ctx, id, Emit::Whole)
-                    })?;
-                return Ok(ReadFile {
-                    file_id,
-                    rows: Rows::Whole(parsed),
-                    content_bytes,
-                });
-            };
-            checked
-        }
-        false => identify(bytes, ctx, max)?,
+    let exact = match check_first {
+        true => check(&*format, bytes, ctx, max, values)?,
+        false => Some(identify(bytes, ctx, max)?),
+    };
+    let Some((file_id, content_bytes)) = exact else {
+        let (parsed, file_id, content_bytes) = parse_whole(&*format, bytes, ctx, max)?;
+        return Ok(ReadFile {
+            file_id,
+            rows: Rows::Whole(parsed),
+            content_bytes,
+        });
     };
     let file = (bytes.clone(), ctx.clone(), file_id.clone());
     let parts = start_parts(format, file, max, values)
@@ -107,6 +101,19 @@ fn check(
         format.parse(content, ctx, id, Emit::Parts { values, take })
     })?;
     Ok((!last.repeated_key).then_some((file_id, content_bytes)))
+}
+
+/// The whole file parsed at once (streamed from gzip): its rows, file id and
+/// decompressed size. The error names the file.
+fn parse_whole(
+    format: &dyn Format,
+    bytes: &[u8],
+    ctx: &FileContext,
+    max: u64,
+) -> Result<(ParsedFile, String, u64), String> {
+    parse_streamed(bytes, ctx, max, |content, id| {
+        format.parse(content, ctx, id, Emit::Whole)
+    })
 }
 
 /// The file id and decompressed size of a file without parsing it: plain bytes are
@@ -150,10 +157,7 @@ fn start_parts(
             });
             let last = match parsed {
                 Ok((last, ..)) if last.repeated_key => {
-                    let whole = parse_streamed(&bytes, &ctx, max, |content, _| {
-                        format.parse(content, &ctx, &id, Emit::Whole)
-                    });
-                    whole.map(|(whole, ..)| Part::Whole(whole))
+                    parse_whole(&*format, &bytes, &ctx, max).map(|(whole, ..)| Part::Whole(whole))
                 }
                 // The last part is empty when the file ended right after a part.
                 Ok((last, ..)) if last.tables.is_empty() && sent > 0 => return,
