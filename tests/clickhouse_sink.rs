@@ -5,8 +5,8 @@ mod common;
 
 use common::clickhouse::TestDb;
 use common::{
-    NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, early_and_late_files, file_with_counters,
-    ingest_into, stage_dataset,
+    HOSTILE_COUNTER_NAMES, NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, early_and_late_files,
+    inbox_with_counters, ingest_into, stage_dataset,
 };
 
 #[test]
@@ -78,21 +78,11 @@ fn hostile_counter_names_are_columns_named_exactly_so_and_alter_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new("ch_hostile");
     db.rows("CREATE TABLE canary (x Int32) ENGINE = Memory");
-    let names = [
-        "x`; DROP TABLE canary; --",
-        "a'b",
-        "c\"d",
-        "e;f",
-        "g--h",
-        "pmFoo",
-        "PMFOO",
-        "back\\slash",
-        "what?",
-    ];
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let xml = file_with_counters(&names);
-    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    let names: Vec<&str> = HOSTILE_COUNTER_NAMES
+        .into_iter()
+        .chain(["back\\slash", "what?"])
+        .collect();
+    let inbox = inbox_with_counters(tmp.path(), &names);
     ingest_into(&inbox, "5ga", &db.url(), None);
     assert_eq!(db.rows("SHOW TABLES"), ["canary", "cells"]);
     for (i, name) in names.iter().enumerate() {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -123,12 +124,7 @@ fn connections_dropped_in_the_middle_of_transfers_lose_no_file() {
     let second = pmflow(&args);
     assert!(second.status.success(), "{second:?}");
 
-    assert_eq!(names_in(&inbox), ["Done"]);
-    assert_eq!(names_in(&inbox.join("Done")).len(), files.len());
-    assert_eq!(
-        archived(&archive),
-        archived_from_local(&files, tmp.path(), &plan)
-    );
+    assert_all_done_and_archived(&inbox, &files, tmp.path(), &plan, &archive);
 }
 
 #[test]
@@ -159,12 +155,7 @@ fn ftps_encrypts_the_session_and_trusts_only_the_given_ca() {
     let trusted = ftp.ftps_url("5ga", &format!("ca={}", ca.display()));
     pmflow_ok(&ingest_args(&trusted, &plan, &archive));
 
-    assert_eq!(names_in(&inbox), ["Done"]);
-    assert_eq!(names_in(&inbox.join("Done")).len(), files.len());
-    assert_eq!(
-        archived(&archive),
-        archived_from_local(&files, tmp.path(), &plan)
-    );
+    assert_all_done_and_archived(&inbox, &files, tmp.path(), &plan, &archive);
 }
 
 #[test]
@@ -195,4 +186,18 @@ fn a_folder_pattern_collects_every_matching_folder_and_completes_files_beside_th
         archived(&archive),
         archived_from_local(&files, tmp.path(), &plan)
     );
+}
+
+/// Asserts that every one of `files` left `inbox` for its `Done/` and that the archive
+/// holds what a local cycle of the same files (in `scratch`) archives.
+fn assert_all_done_and_archived(
+    inbox: &Path,
+    files: &[PathBuf],
+    scratch: &Path,
+    plan: &Path,
+    archive: &Path,
+) {
+    assert_eq!(names_in(inbox), ["Done"]);
+    assert_eq!(names_in(&inbox.join("Done")).len(), files.len());
+    assert_eq!(archived(archive), archived_from_local(files, scratch, plan));
 }

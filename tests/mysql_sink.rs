@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::mysql::{PrivateServer, TestDb, assert_table_matches_archive};
 use common::{
-    NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, cycle_stat, early_and_late_files,
-    file_with_counters, generate, ingest_args, ingest_into, names_in, pmflow, query_csv, stage,
-    stage_dataset,
+    HOSTILE_COUNTER_NAMES, NEW_COUNTER_ROWS, QueryClient, RULE_OUTPUTS, cycle_stat,
+    early_and_late_files, file_with_counters, generate, inbox_with_counters, ingest_args,
+    ingest_into, names_in, pmflow, query_csv, stage, stage_dataset,
 };
 
 /// `CHECKSUM TABLE` of every table: equal checksums mean equal contents.
@@ -150,10 +150,7 @@ fn a_table_made_by_a_dba_keeps_its_columns_and_gets_no_new_ones() {
          period_start DATETIME, granularity_s INT, suspect BOOLEAN, file_id CHAR(16), \
          `RRC_ConnEstabAtt` BIGINT, PRIMARY KEY (ne, object, period_start))",
     );
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let xml = file_with_counters(&["RRC.ConnEstabAtt", "RRC.ConnEstabSucc"]);
-    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    let inbox = inbox_with_counters(tmp.path(), &["RRC.ConnEstabAtt", "RRC.ConnEstabSucc"]);
     ingest_into(&inbox, "5ga", &db.url("?auto_add_columns=false"), None);
     assert_eq!(
         db.rows("SELECT ne, object, period_start, RRC_ConnEstabAtt FROM cells"),
@@ -178,21 +175,11 @@ fn hostile_counter_names_are_stored_as_data_and_never_alter_a_statement() {
     let db = TestDb::new("hostile");
     db.rows("CREATE TABLE canary (x INT)");
     let long = "pm".to_string() + &"VeryLongCounterName".repeat(5);
-    let names = [
-        "x`; DROP TABLE canary; --",
-        "a'b",
-        "c\"d",
-        "e;f",
-        "g--h",
-        "pmFoo",
-        "PMFOO",
-        "ne",
-        long.as_str(),
-    ];
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    let xml = file_with_counters(&names);
-    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    let names: Vec<&str> = HOSTILE_COUNTER_NAMES
+        .into_iter()
+        .chain(["ne", long.as_str()])
+        .collect();
+    let inbox = inbox_with_counters(tmp.path(), &names);
     ingest_into(&inbox, "5ga", &db.url(""), None);
     assert_eq!(
         db.rows("SHOW TABLES"),

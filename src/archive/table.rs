@@ -317,21 +317,30 @@ impl ArchiveTable {
                         data_files: files.len(),
                     });
                 }
-                Err(Commit::Lost) => {
-                    debug!(
-                        table = self.name,
-                        attempt, "another writer committed first; trying again"
-                    );
-                    // Writers that lost together do not race again in step.
-                    let pause = rand::random_range(0..=LOST_COMMIT_PAUSE_MS * attempt as u64);
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
+                Err(Commit::Lost) => self.pause_after_lost_race(attempt).await,
                 Err(Commit::Failed(error)) => return Err(error),
             }
         }
-        Err(self.delta_error(format!(
+        Err(self.outraced())
+    }
+
+    /// Waits before trying a commit again that another writer won: a random pause
+    /// growing with the attempts, so writers that lost together do not race again in
+    /// step.
+    async fn pause_after_lost_race(&self, attempt: usize) {
+        debug!(
+            table = self.name,
+            attempt, "another writer committed first; trying again"
+        );
+        let pause = rand::random_range(0..=LOST_COMMIT_PAUSE_MS * attempt as u64);
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    }
+
+    /// The error of a commit that lost every one of its [`COMMIT_ATTEMPTS`].
+    fn outraced(&self) -> ArchiveError {
+        self.delta_error(format!(
             "other writers committed first {COMMIT_ATTEMPTS} times in a row"
-        )))
+        ))
     }
 
     /// Splits `batches` into those of source files the table does not hold yet and
@@ -738,21 +747,11 @@ impl ArchiveTable {
                         data_files: staged.len(),
                     });
                 }
-                Err(Commit::Lost) => {
-                    debug!(
-                        table = self.name,
-                        attempt, "another writer committed first; trying again"
-                    );
-                    // Writers that lost together do not race again in step.
-                    let pause = rand::random_range(0..=LOST_COMMIT_PAUSE_MS * attempt as u64);
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
+                Err(Commit::Lost) => self.pause_after_lost_race(attempt).await,
                 Err(Commit::Failed(error)) => return Err(error),
             }
         }
-        Err(self.delta_error(format!(
-            "other writers committed first {COMMIT_ATTEMPTS} times in a row"
-        )))
+        Err(self.outraced())
     }
 }
 

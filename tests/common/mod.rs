@@ -279,6 +279,28 @@ pub fn file_with_counters(names: &[&str]) -> String {
     )
 }
 
+/// An inbox in `dir` holding one file of node `ne1` whose counters have the given
+/// names ([`file_with_counters`]).
+pub fn inbox_with_counters(dir: &Path, names: &[&str]) -> PathBuf {
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let xml = file_with_counters(names);
+    std::fs::write(inbox.join("A20260105.0000+0000-0015+0000_ne1.xml"), xml).unwrap();
+    inbox
+}
+
+/// Counter names that break a statement spliced together from them: a statement
+/// separator with a comment, quotes of each kind, names equal but for case.
+pub const HOSTILE_COUNTER_NAMES: [&str; 7] = [
+    "x`; DROP TABLE canary; --",
+    "a'b",
+    "c\"d",
+    "e;f",
+    "g--h",
+    "pmFoo",
+    "PMFOO",
+];
+
 /// Output names of the shipped SQL rules (`sql/*/*.sql`): derived tables, not
 /// measurement tables.
 pub const RULE_OUTPUTS: [&str; 5] = [
