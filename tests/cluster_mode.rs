@@ -11,6 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::delta::ArchiveSums;
 use common::five_ga::{archived, archived_from_local, generated, plan};
 use common::ftp::PrivateFtp;
 use common::kafka::PrivateBroker;
@@ -170,12 +171,13 @@ fn three_nodes_share_the_files_and_the_survivor_of_a_killed_follower_and_leader_
         expected,
         "the archive holds each file's rows once"
     );
+    let archived = ArchiveSums::read(&archive);
     for table in ["nrcellcu", "nrcelldu"] {
         let in_archive = query_csv(&archive, &format!("SELECT count(*) FROM {table}"));
         let local = tmp.path().join("local-archive");
         let in_local = query_csv(&local, &format!("SELECT count(*) FROM {table}"));
         assert_eq!(in_archive, in_local, "{table}");
-        assert_table_matches_archive(&db, &archive, table);
+        assert_table_matches_archive(&db, &archived, table);
     }
 }
 
@@ -378,5 +380,5 @@ fn files_a_required_sink_refuses_for_a_while_are_retried_as_new_tasks_until_they
         archived(&archive),
         archived_from_local(&files, tmp.path(), &plan)
     );
-    assert_table_matches_archive(&db, &archive, "nrcelldu");
+    assert_table_matches_archive(&db, &ArchiveSums::read(&archive), "nrcelldu");
 }

@@ -3,10 +3,10 @@
 //! pmflow's code.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{QueryClient, query_csv, same_number};
+use super::delta::ArchiveSums;
+use super::{QueryClient, same_number};
 
 /// A database of one test, dropped and created anew when the test starts.
 pub struct TestDb {
@@ -132,17 +132,12 @@ impl TestDb {
     pub fn assert_final_sums_are_the_archives(
         &self,
         table: &str,
-        archive: &Path,
+        archive: &ArchiveSums,
     ) -> Vec<(Vec<String>, Vec<String>)> {
         let mut compared = Vec::new();
         for counters in self.numeric_counter_groups(table) {
             let in_clickhouse = self.final_sums(table, &counters);
-            let sums: String = counters
-                .iter()
-                .map(|c| format!(", SUM(\"{}\")", c.replace('"', "\"\"")))
-                .collect();
-            let in_archive = query_csv(archive, &format!("SELECT COUNT(*){sums} FROM {table}"));
-            let in_archive: Vec<&str> = in_archive[0].split(',').collect();
+            let in_archive = archive.row(table, &counters);
             assert_eq!(in_clickhouse.len(), in_archive.len(), "{table}");
             for (i, (c, a)) in in_clickhouse.iter().zip(&in_archive).enumerate() {
                 let what = if i == 0 { "count()" } else { &counters[i - 1] };

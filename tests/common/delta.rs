@@ -2,7 +2,7 @@
 //! tables through their logs, Python's XML parser reads the source files
 //! (`tests/delta/totals.py`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -40,4 +40,40 @@ pub fn assert_same_totals(root: &str, env: &[(&str, String)], files: &[PathBuf])
     );
     assert!((a - p).abs() <= p.abs() * 1e-12, "sums {a} vs {p}");
     assert!(parsed["rows"].as_u64().unwrap() > 0);
+}
+
+/// Row count and the sum of each numeric counter of every table of an archive, as
+/// Python `deltalake` reads them (`tests/delta/sums.py`): what the database sinks'
+/// tables are compared with. Read once, compared table by table.
+pub struct ArchiveSums(Value);
+
+impl ArchiveSums {
+    /// Reads every table of the archive at `archive` (a directory).
+    pub fn read(archive: &Path) -> Self {
+        let output = std::process::Command::new("python3")
+            .arg(repo().join("tests/delta/sums.py"))
+            .arg(archive)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "tests/delta/sums.py failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self(serde_json::from_slice(&output.stdout).unwrap())
+    }
+
+    /// `COUNT(*)` of `table`, then the sum of each of `counters`, as SQL prints them
+    /// (the sum of a counter without values empty, as NULL in CSV).
+    pub fn row(&self, table: &str, counters: &[String]) -> Vec<String> {
+        let entry = &self.0[table];
+        assert!(entry.is_object(), "table {table} not in the archive");
+        let sum = |counter: &String| match &entry["sums"][counter] {
+            Value::String(sum) => sum.clone(),
+            _ => String::new(),
+        };
+        std::iter::once(entry["rows"].to_string())
+            .chain(counters.iter().map(sum))
+            .collect()
+    }
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{QueryClient, query_csv, same_number};
+use super::delta::ArchiveSums;
+use super::{QueryClient, same_number};
 
 /// The shared server: `PMFLOW_TEST_MYSQL_URL` or what `scripts/mariadb.sh` sets up.
 fn shared_server() -> Server {
@@ -222,7 +223,7 @@ fn user_flag() -> Vec<String> {
 
 /// Row count and the sum of every numeric counter of `table` agree between MySQL
 /// (in each part the table is split into) and the archive.
-pub fn assert_table_matches_archive(db: &TestDb, archive: &Path, table: &str) {
+pub fn assert_table_matches_archive(db: &TestDb, archive: &ArchiveSums, table: &str) {
     for part in db.rows(&format!(
         "SELECT DISTINCT mysql_table FROM pmflow_columns WHERE table_name = '{table}'"
     )) {
@@ -242,19 +243,10 @@ pub fn assert_table_matches_archive(db: &TestDb, archive: &Path, table: &str) {
             .iter()
             .map(|(column, _)| format!(", SUM(`{column}`)"))
             .collect();
-        let archive_sums: String = columns
-            .iter()
-            .map(|(_, counter)| format!(", SUM(\"{}\")", counter.replace('"', "\"\"")))
-            .collect();
         let in_mysql = db.value(&format!("SELECT COUNT(*){mysql_sums} FROM `{part}`"));
-        let in_archive = query_csv(
-            archive,
-            &format!("SELECT COUNT(*){archive_sums} FROM {table}"),
-        );
-        let (in_mysql, in_archive): (Vec<&str>, Vec<&str>) = (
-            in_mysql.split('\t').collect(),
-            in_archive[0].split(',').collect(),
-        );
+        let counters: Vec<String> = columns.iter().map(|(_, c)| c.clone()).collect();
+        let in_archive = archive.row(table, &counters);
+        let in_mysql: Vec<&str> = in_mysql.split('\t').collect();
         assert_eq!(in_mysql.len(), in_archive.len(), "{part}");
         assert_ne!(in_mysql[0], "0", "{part} is empty");
         // The table itself has every row; a part only those written since it exists.
