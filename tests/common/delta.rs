@@ -1,30 +1,36 @@
-//! The archive's totals as independent readers see them: Python `deltalake` reads the
-//! tables through their logs, Python's XML parser reads the source files
-//! (`tests/delta/totals.py`).
+//! The archive's totals and sums as independent readers see them: Python `deltalake`
+//! reads the tables through their logs, Python's XML parser reads the source files
+//! (`tests/delta/totals.py`, `tests/delta/sums.py`).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::repo;
 
-/// Rows, counter values and their sum in the archive at `root` (a directory or an
-/// `s3://` URL, reached with `env`) and in `files`.
-pub fn independent_totals(root: &str, env: &[(&str, String)], files: &[PathBuf]) -> (Value, Value) {
+/// The JSON that the reader `tests/delta/<script>` prints for `args`, run with `env`.
+fn python_reader(script: &str, args: &[&OsStr], env: &[(&str, String)]) -> Value {
     let output = std::process::Command::new("python3")
-        .arg(repo().join("tests/delta/totals.py"))
-        .arg(root)
-        .arg("5ga")
-        .args(files)
+        .arg(repo().join("tests/delta").join(script))
+        .args(args)
         .envs(env.iter().map(|(key, value)| (key, value)))
         .output()
         .expect("python3 runs");
     assert!(
         output.status.success(),
-        "tests/delta/totals.py failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
+        "tests/delta/{script} failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let totals: Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Rows, counter values and their sum in the archive at `root` (a directory or an
+/// `s3://` URL, reached with `env`) and in `files`.
+pub fn independent_totals(root: &str, env: &[(&str, String)], files: &[PathBuf]) -> (Value, Value) {
+    let mut args = vec![OsStr::new(root), OsStr::new("5ga")];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let totals = python_reader("totals.py", &args, env);
     (totals["archive"].clone(), totals["files"].clone())
 }
 
@@ -50,17 +56,7 @@ pub struct ArchiveSums(Value);
 impl ArchiveSums {
     /// Reads every table of the archive at `archive` (a directory).
     pub fn read(archive: &Path) -> Self {
-        let output = std::process::Command::new("python3")
-            .arg(repo().join("tests/delta/sums.py"))
-            .arg(archive)
-            .output()
-            .expect("python3 runs");
-        assert!(
-            output.status.success(),
-            "tests/delta/sums.py failed (is Python deltalake installed? scripts/test.sh installs it):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Self(serde_json::from_slice(&output.stdout).unwrap())
+        Self(python_reader("sums.py", &[archive.as_os_str()], &[]))
     }
 
     /// `COUNT(*)` of `table`, then the sum of each of `counters`, as SQL prints them
