@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use common::five_ga::ingest_args;
 use common::history::ingest_5ga as ingest;
 use common::{cycle_stat, delta, generate, names_in, pmflow_ok, query_csv, repo, stage};
 use serde_json::Value;
@@ -358,15 +359,9 @@ fn files_read_in_parts_land_whole_or_not_at_all() {
     let broken = std::fs::read(&files[0]).unwrap();
     std::fs::write(inbox.join("broken.xml"), &broken[..broken.len() - 300]).unwrap();
     std::fs::write(inbox.join("repeated.xml"), file_with_a_key_coming_back(300)).unwrap();
-    let stats = pmflow_ok(&[
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--plan",
-        plan.to_str().unwrap(),
-        "--archive",
-        archive.to_str().unwrap(),
-        "--no-settle",
-    ]);
+    let mut args = ingest_args(inbox.to_str().unwrap(), &plan, &archive);
+    args.push("--no-settle".to_string());
+    let stats = pmflow_ok(&args);
     assert_eq!(cycle_stat(&stats, "files done"), 4, "{stats}");
     let failed = inbox.join("Failed");
     assert_eq!(names_in(&failed), ["broken.xml", "broken.xml.reason"]);

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::five_ga::ingest_args;
 use common::{cycle_stat, dataset, names_in, pmflow_ok, query_csv, repo, stage_dataset};
 
 #[test]
@@ -20,14 +21,7 @@ fn ont_exports_land_in_one_table_per_counter_group_exactly_once() {
     std::fs::write(tmp.path().join(empty), header).unwrap();
     common::stage(&inbox, &[tmp.path().join(empty)]);
     let plan = repo().join("plans/ont.toml");
-    let args = [
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--plan",
-        plan.to_str().unwrap(),
-        "--archive",
-        archive.to_str().unwrap(),
-    ];
+    let args = ingest_args(inbox.to_str().unwrap(), &plan, &archive);
     let stats = pmflow_ok(&args);
     assert_eq!(cycle_stat(&stats, "files done"), files, "{stats}");
     assert_eq!(cycle_stat(&stats, "files failed"), 1, "{stats}");
